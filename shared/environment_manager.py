@@ -1,0 +1,438 @@
+"""Which interpreter runs a stage, and with which process environment.
+
+The one place that decides, for a stage: its environment (config/environments.toml),
+the interpreter inside it (POSIX ``bin/python``, Windows ``Scripts\\python.exe``), and
+the variables it runs with: model cache paths (``HF_HOME``, ``TORCH_HOME``,
+``MLX_CACHE_DIR`` under ``.cache/`` or ``MODEL_CACHE_DIR``), ``HF_HUB_OFFLINE=1`` when
+the stage's models are all cached, device / compute type / batch size / threads from
+``config/hardware_cache.json`` unless overridden, ``PYTHONUNBUFFERED``, ``VIRTUAL_ENV`` /
+``PATH`` / ``PYTHONPATH``, and every pipeline setting resolved in the order
+flag > environment > .env > config/pipeline.env.
+
+Run as ``python -m shared.environment_manager COMMAND`` with the common interpreter:
+
+    list                         environments: installed, up to date, their stages
+    env STAGE [--set K=V]        the stage's process environment (secrets as ***)
+    python STAGE                 the stage's interpreter
+    run STAGE [--set K=V] -- CMD ARGS...
+                                 run CMD in the stage's environment; its exit code passes
+    check [--workflow NAME]      what is missing or stale; non-zero with the fix
+    plan                         (bootstrap) environments this platform needs, in order
+    stamp NAME                   (bootstrap) record NAME as built from its requirements
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared import settings as settings_mod  # noqa: E402
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the common environment carries tomli
+    import tomli as tomllib  # type: ignore[no-redef]
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = settings_mod.REPO_ROOT
+ENVIRONMENTS_TOML = Path("config") / "environments.toml"
+HARDWARE_CACHE = Path("config") / "hardware_cache.json"
+VENVS_DIR = ".venvs"
+STAMP_FILE = ".requirements.sha256"
+
+# Variables the deprecated or competing cache settings would use to pull models from a
+# place other than the one this manager chose; they are dropped from a stage's process.
+SHADOWING_CACHE_VARS = ("TRANSFORMERS_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_CACHE", "PYTORCH_TRANSFORMERS_CACHE")
+
+# Used when bootstrap has not profiled the hardware yet: safe everywhere.
+FALLBACK_HARDWARE = {"device": "cpu", "compute_type": "int8", "batch_size": 4, "asr_backend": "whisperx"}
+
+HARDWARE_SETTINGS = {"DEVICE": "device", "COMPUTE_TYPE": "compute_type", "BATCH_SIZE": "batch_size", "THREADS": "threads"}
+
+
+class EnvironmentError_(Exception):
+    """A problem a user can fix; the message says how."""
+
+
+def platform_tag(system: str | None = None, machine: str | None = None) -> str:
+    """This machine as ``os-arch``: linux-x86_64, macos-arm64, windows-x86_64, ..."""
+    system = (system or platform.system()).lower()
+    machine = (machine or platform.machine()).lower()
+    os_name = {"darwin": "macos", "windows": "windows"}.get(system, system)
+    arch = {"amd64": "x86_64", "x64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}.get(machine, machine)
+    if os_name == "linux" and arch == "arm64":
+        arch = "aarch64"
+    if os_name == "macos" and arch == "aarch64":
+        arch = "arm64"
+    return f"{os_name}-{arch}"
+
+
+def is_windows_tag(tag: str) -> bool:
+    return tag.startswith("windows-")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One environment of config/environments.toml, resolved for one platform."""
+
+    name: str
+    requirements: Path
+    platforms: tuple[str, ...]
+    description: str
+    size_mb: int
+    path: Path
+    windows: bool
+
+    @property
+    def python(self) -> Path:
+        """The interpreter inside this environment."""
+        if self.windows:
+            return self.path / "Scripts" / "python.exe"
+        return self.path / "bin" / "python"
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.path / ("Scripts" if self.windows else "bin")
+
+    def installed(self) -> bool:
+        return self.python.exists()
+
+    def requirements_hash(self) -> str:
+        return hashlib.sha256(self.requirements.read_bytes()).hexdigest()
+
+    def built_hash(self) -> str | None:
+        stamp = self.path / STAMP_FILE
+        return stamp.read_text(encoding="utf-8").strip() if stamp.is_file() else None
+
+    def state(self) -> str:
+        """``missing``, ``stale`` (requirements changed since the build) or ``up-to-date``."""
+        if not self.installed():
+            return "missing"
+        if not self.requirements.is_file() or self.built_hash() != self.requirements_hash():
+            return "stale"
+        return "up-to-date"
+
+
+@dataclass
+class Manager:
+    """Reads the environment registry for one repository and one platform."""
+
+    root: Path = REPO_ROOT
+    tag: str = field(default_factory=platform_tag)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        config_path = self.root / ENVIRONMENTS_TOML
+        with open(config_path, "rb") as fh:
+            self.config = tomllib.load(fh)
+        self.windows = is_windows_tag(self.tag)
+
+    # ---- registry -------------------------------------------------------------------
+    def environments(self) -> dict[str, Environment]:
+        """Every environment of the registry, in file order (common first)."""
+        result = {}
+        for name, spec in self.config["environments"].items():
+            req = spec["requirements"].replace("{platform}", self.tag)
+            result[name] = Environment(
+                name=name,
+                requirements=self.root / req,
+                platforms=tuple(spec.get("platforms", [])),
+                description=spec.get("description", ""),
+                size_mb=int(spec.get("size_mb", 0)),
+                path=self.root / VENVS_DIR / name,
+                windows=self.windows,
+            )
+        return result
+
+    def environment(self, name: str) -> Environment:
+        envs = self.environments()
+        if name not in envs:
+            raise EnvironmentError_(f"unknown environment {name!r}; known: {', '.join(envs)}")
+        return envs[name]
+
+    def needed_here(self) -> list[Environment]:
+        """The environments this platform builds, common first."""
+        envs = [e for e in self.environments().values() if self.tag in e.platforms]
+        envs.sort(key=lambda e: e.name != "common")
+        return envs
+
+    def stages(self) -> dict[str, str]:
+        return dict(self.config["stages"])
+
+    def workflows(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.config.get("workflows", {}).items()}
+
+    def settings(self, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+        return settings_mod.resolve(self.root, self.environ, overrides)
+
+    def hardware(self) -> dict:
+        """The recommended device settings of config/hardware_cache.json (or safe defaults)."""
+        path = self.root / HARDWARE_CACHE
+        recommended = dict(FALLBACK_HARDWARE, threads=os.cpu_count() or 1)
+        if path.is_file():
+            try:
+                recommended.update(json.loads(path.read_text(encoding="utf-8")).get("recommended", {}))
+            except (OSError, json.JSONDecodeError) as exc:
+                log.warning("ignoring unreadable %s: %s (run ./bootstrap.sh to redo it)", path, exc)
+        return recommended
+
+    def stage_environment_name(self, stage: str, values: Mapping[str, str] | None = None) -> str:
+        """The environment that runs ``stage`` with these settings."""
+        stages = self.stages()
+        if stage not in stages:
+            raise EnvironmentError_(f"unknown stage {stage!r}; known stages: {', '.join(stages)}")
+        name = stages[stage]
+        backend = self.config.get("stage_backends", {}).get(stage)
+        if backend:
+            values = values if values is not None else self.settings()
+            chosen = values.get(backend["setting"], "")
+            if chosen == "auto":
+                chosen = str(self.hardware().get("asr_backend", ""))
+            name = backend["environments"].get(chosen, name)
+        return name
+
+    def stage_environment(self, stage: str, values: Mapping[str, str] | None = None) -> Environment:
+        env = self.environment(self.stage_environment_name(stage, values))
+        if self.tag not in env.platforms:
+            raise EnvironmentError_(
+                f"stage {stage!r} needs the {env.name!r} environment, which does not exist on "
+                f"{self.tag} (it is built on: {', '.join(env.platforms)})"
+            )
+        return env
+
+    # ---- the process environment -----------------------------------------------------
+    def cache_root(self, values: Mapping[str, str]) -> Path:
+        configured = values.get("MODEL_CACHE_DIR", "")
+        if configured:
+            path = Path(configured).expanduser()
+            return path if path.is_absolute() else self.root / path
+        return self.root / ".cache"
+
+    def process_environment(self, stage: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Every variable ``stage`` runs with (secrets included: never print this raw)."""
+        values = self.settings(overrides)
+        env_obj = self.stage_environment(stage, values)
+        child = {k: v for k, v in self.environ.items() if k not in SHADOWING_CACHE_VARS}
+        for name in SHADOWING_CACHE_VARS:
+            if name in self.environ:
+                log.warning("%s is ignored: models live under HF_HOME (%s)", name, self.cache_root(values))
+        child.update(values)
+
+        hardware = self.hardware()
+        for name, key in HARDWARE_SETTINGS.items():
+            if not values.get(name):
+                child[name] = str(hardware.get(key, ""))
+        threads = child.get("THREADS", "")
+        if threads:
+            for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                if name not in self.environ:  # the user's own value wins
+                    child[name] = threads
+
+        cache = self.cache_root(values)
+        child["MODEL_CACHE_DIR"] = str(cache)
+        child["HF_HOME"] = str(cache / "huggingface")
+        child["TORCH_HOME"] = str(cache / "torch")
+        child["MLX_CACHE_DIR"] = str(cache / "mlx")
+        child["HF_HUB_DISABLE_TELEMETRY"] = "1"
+        if self.stage_models_cached(stage, values, cache):
+            child["HF_HUB_OFFLINE"] = "1"
+
+        sep = ";" if self.windows else ":"
+        child["PYTHONUNBUFFERED"] = "1"
+        child["VIRTUAL_ENV"] = str(env_obj.path)
+        child["PATH"] = str(env_obj.bin_dir) + sep + self.environ.get("PATH", "")
+        pythonpath = self.environ.get("PYTHONPATH", "")
+        child["PYTHONPATH"] = str(self.root) + (sep + pythonpath if pythonpath else "")
+        child["PIPELINE_ROOT"] = str(self.root)
+        child["PIPELINE_STAGE"] = stage
+        return child
+
+    def stage_models_cached(self, stage: str, values: Mapping[str, str], cache: Path) -> bool:
+        """True when every model ``stage`` may load is in the cache (so no network is needed)."""
+        try:
+            from shared import models
+        except ImportError:
+            return False
+        return models.stage_models_cached(stage, values, cache, root=self.root)
+
+
+# ---- command line --------------------------------------------------------------------
+def _parse_sets(pairs: Sequence[str]) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise EnvironmentError_(f"--set takes NAME=VALUE, not {pair!r}")
+        name, value = pair.split("=", 1)
+        result[name] = value
+    return result
+
+
+def _bootstrap_hint(env: Environment) -> str:
+    return f"run ./bootstrap.sh --envs {env.name}  (Windows: .\\bootstrap.ps1 -Envs {env.name})"
+
+
+def cmd_list(mgr: Manager, _args: argparse.Namespace) -> int:
+    by_env: dict[str, list[str]] = {}
+    for stage, env in mgr.stages().items():
+        by_env.setdefault(env, []).append(stage)
+    for stage, spec in mgr.config.get("stage_backends", {}).items():
+        for env in spec["environments"].values():
+            by_env.setdefault(env, []).append(f"{stage} ({spec['setting']})")
+    print(f"{'environment':<12} {'state':<11} {'here':<5} stages")
+    for env in mgr.environments().values():
+        here = "yes" if mgr.tag in env.platforms else "no"
+        state = env.state() if here == "yes" else "n/a"
+        print(f"{env.name:<12} {state:<11} {here:<5} {', '.join(by_env.get(env.name, [])) or '-'}")
+    return 0
+
+
+def cmd_env(mgr: Manager, args: argparse.Namespace) -> int:
+    child = mgr.process_environment(args.stage, _parse_sets(args.set))
+    for name in sorted(child):
+        print(f"{name}={settings_mod.redact(name, child[name])}")
+    return 0
+
+
+def cmd_python(mgr: Manager, args: argparse.Namespace) -> int:
+    print(mgr.stage_environment(args.stage).python)
+    return 0
+
+
+def cmd_run(mgr: Manager, args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise EnvironmentError_("run needs a command after --, e.g. run asr -- python stages/asr.py --help")
+    env_obj = mgr.stage_environment(args.stage)
+    if not env_obj.installed():
+        raise EnvironmentError_(f"the {env_obj.name!r} environment for stage {args.stage!r} is not built: {_bootstrap_hint(env_obj)}")
+    child = mgr.process_environment(args.stage, _parse_sets(args.set))
+    if command[0] in ("python", "python3"):
+        command[0] = str(env_obj.python)
+    if os.name != "nt":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            os.execvpe(command[0], command, child)
+        except FileNotFoundError:
+            raise EnvironmentError_(f"command not found: {command[0]}") from None
+    try:
+        return subprocess.call(command, env=child)
+    except FileNotFoundError:
+        raise EnvironmentError_(f"command not found: {command[0]}") from None
+
+
+def problems(mgr: Manager, workflow: str | None) -> list[str]:
+    """What keeps ``workflow`` (or everything) from running here, each with its fix."""
+    found = []
+    workflows = mgr.workflows()
+    if workflow is not None and workflow not in workflows:
+        raise EnvironmentError_(f"unknown workflow {workflow!r}; known: {', '.join(workflows)}")
+    stages = workflows[workflow] if workflow else list(mgr.stages())
+    seen = set()
+    for stage in stages:
+        try:
+            env = mgr.stage_environment(stage)
+        except EnvironmentError_ as exc:
+            found.append(str(exc))
+            continue
+        if env.name in seen:
+            continue
+        seen.add(env.name)
+        state = env.state()
+        if state == "missing":
+            found.append(f"environment {env.name} is not built: {_bootstrap_hint(env)}")
+        elif state == "stale":
+            found.append(f"environment {env.name} is out of date with {env.requirements.relative_to(mgr.root)}: {_bootstrap_hint(env)}")
+    if not (mgr.root / HARDWARE_CACHE).is_file():
+        found.append(f"no hardware profile ({HARDWARE_CACHE}): run ./bootstrap.sh")
+    try:
+        from shared import models
+    except ImportError:
+        models = None
+    if models is not None and workflow:
+        values = mgr.settings()
+        found.extend(models.workflow_problems(workflow, values, mgr.cache_root(values), root=mgr.root))
+    return found
+
+
+def cmd_check(mgr: Manager, args: argparse.Namespace) -> int:
+    found = problems(mgr, args.workflow)
+    for line in found:
+        print(f"missing: {line}")
+    if not found:
+        print(f"ready: {args.workflow or 'all environments'}")
+    return 1 if found else 0
+
+
+def cmd_plan(mgr: Manager, _args: argparse.Namespace) -> int:
+    for env in mgr.needed_here():
+        print(f"{env.name}\t{env.requirements}\t{env.state()}\t{env.size_mb}")
+    return 0
+
+
+def cmd_stamp(mgr: Manager, args: argparse.Namespace) -> int:
+    env = mgr.environment(args.name)
+    (env.path / STAMP_FILE).write_text(env.requirements_hash() + "\n", encoding="utf-8")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.environment_manager",
+        description="Which interpreter and process environment each pipeline stage runs with.",
+    )
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root (default: this one)")
+    parser.add_argument("--platform", default=None, metavar="TAG",
+                        help="act as on another platform, e.g. windows-x86_64 (default: this machine)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="environments: installed, up to date, their stages")
+    p = sub.add_parser("env", help="a stage's process environment as KEY=VALUE (secrets as ***)")
+    p.add_argument("stage")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a setting, as a flag would give it")
+    p = sub.add_parser("python", help="a stage's interpreter path")
+    p.add_argument("stage")
+    p = sub.add_parser("run", help="run a command in a stage's environment")
+    p.add_argument("stage")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p = sub.add_parser("check", help="what is missing or stale, with the fix")
+    p.add_argument("--workflow", default=None)
+    sub.add_parser("plan", help="environments this platform needs: name, requirements, state, size MB")
+    p = sub.add_parser("stamp", help="record an environment as built from its current requirements")
+    p.add_argument("name")
+    return parser
+
+
+COMMANDS = {"list": cmd_list, "env": cmd_env, "python": cmd_python, "run": cmd_run,
+            "check": cmd_check, "plan": cmd_plan, "stamp": cmd_stamp}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="environment_manager: %(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        mgr = Manager(root=args.root, tag=args.platform or platform_tag())
+        return COMMANDS[args.command](mgr, args)
+    except EnvironmentError_ as exc:
+        print(f"environment_manager: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
