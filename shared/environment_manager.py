@@ -31,9 +31,9 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -313,7 +313,7 @@ def cmd_python(mgr: Manager, args: argparse.Namespace) -> int:
 
 
 def cmd_run(mgr: Manager, args: argparse.Namespace) -> int:
-    command = list(args.command)
+    command = list(args.argv)
     if command and command[0] == "--":
         command = command[1:]
     if not command:
@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root (default: this one)")
     parser.add_argument("--platform", default=None, metavar="TAG",
                         help="act as on another platform, e.g. windows-x86_64 (default: this machine)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="verb", required=True)
     sub.add_parser("list", help="environments: installed, up to date, their stages")
     p = sub.add_parser("env", help="a stage's process environment as KEY=VALUE (secrets as ***)")
     p.add_argument("stage")
@@ -410,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a command in a stage's environment")
     p.add_argument("stage")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
     p = sub.add_parser("check", help="what is missing or stale, with the fix")
     p.add_argument("--workflow", default=None)
     sub.add_parser("plan", help="environments this platform needs: name, requirements, state, size MB")
@@ -428,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         mgr = Manager(root=args.root, tag=args.platform or platform_tag())
-        return COMMANDS[args.command](mgr, args)
+        return COMMANDS[args.verb](mgr, args)
     except EnvironmentError_ as exc:
         print(f"environment_manager: error: {exc}", file=sys.stderr)
         return 2
