@@ -67,3 +67,111 @@ lint:
 ## Remove job outputs and logs (keeps environments and models)
 clean:
 	rm -rf -- out logs
+
+# ---- jobs: the stage chain ----
+# One job per input file: $(OUT_DIR)/<slug>/ (shared/job.py names it). Every artifact is a
+# real file target; each stage also depends on params/<stage>.json, which
+# `python -m shared.job prepare` rewrites (once per make run, at parse time) only when
+# that stage's effective settings changed, so Make re-runs exactly what is out of date.
+#
+# Stage contract: every stages/<name>.py is one Click command called as
+#     python stages/NAME.py INPUTS... -o OUTPUT [--EXTRA-OUTPUT PATH] --job-dir JOB
+# run through the environment manager (its interpreter, cache paths, settings). A stage
+# writes its outputs atomically, its manifest.json entry (shared.job.StageRun; the
+# translate stage under the key translate.<lang>) and logs/<name>.log.
+#   demux     -o audio.wav --media-json media.json -- FILE
+#   separate  audio.wav -o vocals.wav
+#   vad       vocals.wav -o speech.json
+#   asr       vocals.wav speech.json -o transcript.json
+#   align     transcript.json vocals.wav -o aligned.json
+#   translate aligned.json -o translation.LANG.json --language LANG
+#   subtitle  aligned.json translation.LANG.json... -o subs/tracks.json (+ subs/<name>.<lang>.srt|vtt|ass)
+#   mux       media.json subs/tracks.json -o <name>.subtitled.mkv|mp4|mka --burn-output P | --no-burn
+#
+# FILE and every other setting reach recipes through the environment, never pasted into
+# shell text: user-set settings are frozen to their literal value ($ included) and
+# exported. Make 4.3's $(shell) does not see command-line variables, so they reach
+# `shared.job prepare` through a file written with $(file ...). Settings the user did not
+# set are not assigned here, so .env and config/pipeline.env still apply (precedence:
+# flag > environment / make VAR= > .env > pipeline.env). MUX_TRACKS=path/tracks.json
+# muxes hand-made subtitle tracks instead of the subtitle stage's.
+
+JOB_VERBS := transcribe translate subtitle status
+NON_JOB_VERBS := help bootstrap cache-models env-list check test test-fast lint clean
+SETTING_NAMES := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' "$(ROOT)/config/pipeline.env") MUX_TRACKS
+$(foreach v,$(SETTING_NAMES),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
+
+ifneq ($(filter $(JOB_VERBS),$(MAKECMDGOALS)),)
+  ifeq ($(strip $(FILE)),)
+    $(error FILE is not set: run e.g. make $(firstword $(filter $(JOB_VERBS),$(MAKECMDGOALS))) FILE=path/to/video.mkv)
+  endif
+endif
+
+ifneq ($(strip $(FILE)),)
+ifneq ($(filter-out $(NON_JOB_VERBS),$(MAKECMDGOALS)),)
+JOB_VARS := $(shell mktemp)
+$(file >$(JOB_VARS))
+$(foreach v,$(SETTING_NAMES),$(if $(filter override,$(origin $(v))),$(file >>$(JOB_VARS),$(v)=$(value $(v)))))
+JOB_INFO := $(shell "$(COMMON_PY)" -m shared.job prepare --vars-file "$(JOB_VARS)"; rm -f "$(JOB_VARS)")
+ifeq ($(JOB_INFO),)
+  $(error cannot set up the job for FILE (see the message above))
+endif
+J := $(word 1,$(JOB_INFO))
+P := $(J)/params
+MUXED := $(J)/$(word 2,$(JOB_INFO))
+BURNED := $(addprefix $(J)/,$(filter-out -,$(word 3,$(JOB_INFO))))
+LANGS := $(wordlist 4,$(words $(JOB_INFO)),$(JOB_INFO))
+TRANSLATIONS := $(foreach l,$(LANGS),$(J)/translation.$(l).json)
+TRACKS := $(if $(MUX_TRACKS),$(MUX_TRACKS),$(J)/subs/tracks.json)
+
+# $(call run-stage,NAME): run stages/NAME.py in its environment, or stop with one line
+# when that stage is not written yet.
+run-stage = test -f "$(ROOT)/stages/$(1).py" || { echo "make: stage $(1) is not available yet (stages/$(1).py does not exist)" >&2; exit 2; }; $(EM) run $(1) -- python "$(ROOT)/stages/$(1).py"
+
+$(J)/audio.wav $(J)/media.json &: $(P)/demux.json
+	@$(call run-stage,demux) -o "$(J)/audio.wav" --media-json "$(J)/media.json" --job-dir "$(J)" -- "$$FILE"
+
+$(J)/vocals.wav: $(J)/audio.wav $(P)/separate.json
+	@$(call run-stage,separate) "$(J)/audio.wav" -o "$@" --job-dir "$(J)"
+
+$(J)/speech.json: $(J)/vocals.wav $(P)/vad.json
+	@$(call run-stage,vad) "$(J)/vocals.wav" -o "$@" --job-dir "$(J)"
+
+$(J)/transcript.json: $(J)/vocals.wav $(J)/speech.json $(P)/asr.json
+	@$(call run-stage,asr) "$(J)/vocals.wav" "$(J)/speech.json" -o "$@" --job-dir "$(J)"
+
+$(J)/aligned.json: $(J)/transcript.json $(J)/vocals.wav $(P)/align.json
+	@$(call run-stage,align) "$(J)/transcript.json" "$(J)/vocals.wav" -o "$@" --job-dir "$(J)"
+
+$(J)/translation.%.json: $(J)/aligned.json $(P)/translate.%.json
+	@$(call run-stage,translate) "$(J)/aligned.json" -o "$@" --language "$*" --job-dir "$(J)"
+
+$(J)/subs/tracks.json: $(J)/aligned.json $(TRANSLATIONS) $(P)/subtitle.json
+	@$(call run-stage,subtitle) "$(J)/aligned.json" $(foreach t,$(TRANSLATIONS),"$(t)") -o "$@" --job-dir "$(J)"
+
+$(MUXED) $(BURNED) &: $(J)/media.json $(TRACKS) $(P)/mux.json
+	@$(call run-stage,mux) "$(J)/media.json" "$(TRACKS)" -o "$(MUXED)" $(if $(BURNED),--burn-output "$(BURNED)",--no-burn) --job-dir "$(J)"
+
+STATUS_TARGETS := demux=$(J)/media.json separate=$(J)/vocals.wav vad=$(J)/speech.json asr=$(J)/transcript.json \
+  align=$(J)/aligned.json $(foreach l,$(LANGS),translate.$(l)=$(J)/translation.$(l).json) \
+  subtitle=$(J)/subs/tracks.json mux=$(MUXED)
+endif
+endif
+
+.PHONY: $(JOB_VERBS)
+
+## Transcribe FILE=...: demux, separate, vad, asr, align (SRC=, AUDIO_TRACK=, START=, END=)
+transcribe: $(J)/aligned.json
+	@echo "transcript: $(J)/aligned.json"
+
+## Translate FILE=... into TGT=en,ta and write the subtitle files
+translate: $(TRANSLATIONS) $(TRACKS)
+	@echo "subtitles: $(TRACKS)"
+
+## Subtitle FILE=... end to end and mux the tracks into a copy (BURN=1: hard-subtitled too)
+subtitle: $(MUXED) $(BURNED)
+	@echo "subtitled: $(MUXED)$(if $(BURNED), and $(BURNED))"
+
+## Show each stage of FILE=...'s job: done, out of date or missing, with its time
+status:
+	@"$(COMMON_PY)" -m shared.job status --job-dir "$(J)" --make "$(MAKE)" $(addprefix --target ,$(STATUS_TARGETS))
