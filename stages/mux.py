@@ -23,6 +23,7 @@ tracks.json, written by the subtitle stage (paths relative to the folder of trac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -107,13 +108,36 @@ def clip_arguments(facts: dict[str, Any]) -> tuple[list[str], list[str]]:
     return before, after
 
 
-def soft_mux(facts: dict[str, Any], tracks: list[dict[str, Any]], output: Path, container: str) -> None:
-    """Write ``output``: the input's streams copied, plus one subtitle stream per track."""
-    before, after = clip_arguments(facts)
-    args = [*before, "-i", media.ff_path(facts["source"])]
+def keyframe_before(source: str, seconds: float) -> float:
+    """The time of the last video keyframe at or before ``seconds`` (``seconds`` itself when there is none)."""
+    window = f"{max(0.0, seconds - 30):.3f}%{seconds + 0.001:.3f}"
+    cmd = [media.need_tool("ffprobe"), "-v", "error", "-select_streams", "v:0", "-read_intervals", window,
+           "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", media.ff_path(source)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+    times = []
+    for line in out.splitlines():
+        pts, _, flags = line.partition(",")
+        with contextlib.suppress(ValueError):
+            if "K" in flags and float(pts) <= seconds + 1e-6:
+                times.append(float(pts))
+    return max(times) if times else seconds
+
+
+def soft_mux(facts: dict[str, Any], tracks: list[dict[str, Any]], output: Path, container: str) -> float:
+    """Write ``output``: the input's streams copied, plus one subtitle stream per track.
+
+    A copied video can only start on a keyframe, so a clip starts at the keyframe at or
+    before START and the subtitles are delayed by the difference: they stay on the
+    picture they belong to. Returns that lead-in in seconds (0 without a clip).
+    """
+    start, end, total = float(facts["clip_start"]), float(facts["clip_end"]), float(facts["duration"])
+    cut = keyframe_before(facts["source"], start) if start > 0 and facts["has_video"] else start
+    lead_in = round(start - cut, 6)
+    args = (["-ss", f"{cut:.6f}"] if cut > 0 else []) + ["-i", media.ff_path(facts["source"])]
     for track in tracks:
-        args += ["-i", media.ff_path(track["file"])]
-    args += after
+        args += (["-itsoffset", f"{lead_in:.6f}"] if lead_in > 0 else []) + ["-i", media.ff_path(track["file"])]
+    if end < total or cut > 0:
+        args += ["-t", f"{end - cut:.6f}"]
     args += ["-map", "0"] + [a for n in range(len(tracks)) for a in ("-map", f"{n + 1}:s")]
     args += ["-c", "copy"]
     codec = SUBTITLE_CODEC[container]
@@ -132,6 +156,7 @@ def soft_mux(facts: dict[str, Any], tracks: list[dict[str, Any]], output: Path, 
         args += ["-movflags", "+faststart"]
     args += ["-f", fmt, media.ff_path(output)]
     media.run_ffmpeg(args, f"mux {len(tracks)} subtitle track(s)")
+    return lead_in
 
 
 def burn(facts: dict[str, Any], track: dict[str, Any], output: Path, container: str) -> None:
@@ -208,7 +233,10 @@ def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | 
         run.audio_seconds = float(facts["clip_end"]) - float(facts["clip_start"])
         with job.atomic_path(output) as tmp:
             try:
-                soft_mux(facts, tracks, tmp, container)
+                lead_in = soft_mux(facts, tracks, tmp, container)
+                if lead_in:
+                    log.info("the clip starts %.3f s early, on the keyframe before START (subtitles delayed to match)", lead_in)
+                    run.details["lead_in"] = lead_in
             except media.MediaError as exc:
                 raise click.ClickException(str(exc)) from None
             if burn_output is not None:
