@@ -1,0 +1,531 @@
+"""Download, verify, list and report the models of config/models.toml (./cache-models.sh).
+
+    python -m shared.model_cache [--all | --whisperx | --mlx | --align | --pyannote |
+        --demucs | --indictrans2 | --nllb | --model ID ...] [--list] [--status]
+        [--verify] [--dry-run] [--token T] [--cache-dir D] [--registry FILE] [-y]
+
+cache-models.sh runs this with the common environment's interpreter and the process
+environment of the environment manager, so HF_HOME / TORCH_HOME agree with the stages.
+
+What gets fetched: a group flag fetches what this hardware class's defaults and the
+current settings use from that group (shared.models.group_selection); ``--all`` is the
+union of the groups a workflow uses here (shared.models.all_selection); ``--model ID``
+fetches any registry entry.
+
+Hugging Face models go through huggingface_hub into the real hub layout (pinned or
+recorded revision, allow_patterns); url models are fetched with urllib into
+TORCH_HOME/hub/checkpoints/. Each finished model gets ``<cache>/manifests/<id>.json``
+with every file's size and sha256 (the hub's LFS sha256, or for small git files a sha256
+computed here after checking the hub's git blob id). A model whose manifest is complete
+on disk is skipped without any request. An interrupted download leaves huggingface_hub's
+``blobs/*.incomplete`` (or ``<file>.partial``) and the next run resumes it with a Range
+request.
+
+Exit codes: 0 done / ready; 1 a model failed or a selected workflow is not ready;
+2 usage error; 3 not enough free disk.
+
+Test-only: ``CACHE_MODELS_FAKE_FREE_MB`` replaces the free-space reading of the cache's
+disk. ``MODELS_TOML`` (or ``--registry``) reads another registry file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared import models  # noqa: E402
+from shared import settings as settings_mod  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DISK = 0, 1, 2, 3
+WORKFLOWS = ("transcribe", "translate", "subtitle")
+CHUNK = 1024 * 1024
+TOKEN_HELP = "set HF_TOKEN in the environment or in .env, or pass --token"
+
+
+class UsageError(Exception):
+    """Bad options or settings; exit 2."""
+
+
+class FetchError(Exception):
+    """One model could not be fetched; the message is one line for the user."""
+
+
+def say(message: str) -> None:
+    print(f"cache-models: {message}", file=sys.stderr, flush=True)
+
+
+# ---- small helpers -------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_blob_sha1(path: Path) -> str:
+    """The git object id of a file (what the hub reports as blobId / ETag for non-LFS files)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def human_mb(mb: float) -> str:
+    return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB"
+
+
+def free_mb(cache: Path) -> float:
+    """Free space on the cache's disk (CACHE_MODELS_FAKE_FREE_MB overrides it: tests only)."""
+    fake = os.environ.get("CACHE_MODELS_FAKE_FREE_MB", "")
+    if fake:
+        return float(fake)
+    probe = Path(cache)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free / 2**20
+
+
+def is_commit_hash(revision: str) -> bool:
+    return len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
+
+
+# ---- the run's context ---------------------------------------------------------------
+@dataclass
+class Context:
+    root: Path
+    cache: Path
+    values: dict[str, str]
+    hw_class: str
+    token: str | None
+
+    @property
+    def registry(self) -> dict[str, models.ModelSpec]:
+        return models.registry(self.root)
+
+
+def make_context(args: argparse.Namespace, environ: Mapping[str, str]) -> Context:
+    root = Path(args.root).resolve()
+    if args.registry:
+        os.environ["MODELS_TOML"] = str(Path(args.registry).resolve())
+    values = settings_mod.resolve(root, environ)
+    cache_setting = args.cache_dir or environ.get("MODEL_CACHE_DIR", "") or values.get("MODEL_CACHE_DIR", "")
+    if cache_setting:
+        cache = Path(cache_setting).expanduser()
+        cache = cache if cache.is_absolute() else root / cache
+    else:
+        cache = root / ".cache"
+    token = args.token or environ.get("HF_TOKEN", "") or values.get("HF_TOKEN", "") or environ.get("HUGGING_FACE_HUB_TOKEN", "")
+    token = token.strip() or None
+    return Context(root=root, cache=cache, values=dict(values), hw_class=models.hardware_class(root, values), token=token)
+
+
+def selected_ids(args: argparse.Namespace, ctx: Context) -> list[str]:
+    """The model ids the flags select, in a stable order (empty: nothing selected)."""
+    ids: list[str] = []
+    if args.all:
+        ids.extend(models.all_selection(ctx.values, ctx.root, ctx.hw_class))
+    for group in models.GROUP_FLAGS:
+        if getattr(args, group):
+            ids.extend(models.group_selection(group, ctx.values, ctx.root, ctx.hw_class))
+    registry = ctx.registry
+    for model_id in args.model:
+        if model_id not in registry:
+            raise UsageError(f"unknown model id {model_id!r} for --model: see ./cache-models.sh --list")
+        ids.append(model_id)
+    return list(dict.fromkeys(ids))
+
+
+# ---- downloading ---------------------------------------------------------------------
+def _hub():
+    """huggingface_hub, imported late so that the environment set in main() applies."""
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    return huggingface_hub, errors
+
+
+def _auth_failure(spec: models.ModelSpec, status: int | None, has_token: bool) -> FetchError:
+    if not has_token:
+        why = "needs a Hugging Face token"
+    elif status == 401:
+        why = "refused the token (401: invalid or expired)"
+    else:
+        why = "refused access (403: the token's account has not accepted the terms)"
+    return FetchError(
+        f"{spec.id}: gated model {spec.repo} {why}: accept the terms at {spec.hub_url} and {TOKEN_HELP}"
+    )
+
+
+def fetch_hf(spec: models.ModelSpec, ctx: Context, revision: str | None = None) -> dict:
+    """Fetch one Hugging Face model into the hub cache; return its manifest."""
+    hub, errors = _hub()
+    import requests
+
+    revision = revision or spec.revision
+    cache_dir = str(models.hub_dir(ctx.cache))
+    api = hub.HfApi(token=ctx.token)
+    try:
+        info = api.model_info(spec.repo, revision=revision, files_metadata=True, token=ctx.token)
+        commit = info.sha
+        siblings = list(hub.utils.filter_repo_objects(
+            info.siblings or [], allow_patterns=list(spec.allow_patterns) or None, key=lambda s: s.rfilename))
+        if not siblings:
+            raise FetchError(f"{spec.id}: no file of {spec.repo}@{revision} matches {list(spec.allow_patterns)}")
+        files = []
+        for sibling in siblings:
+            local = Path(hub.hf_hub_download(spec.repo, sibling.rfilename, revision=commit, cache_dir=cache_dir,
+                                             token=ctx.token))
+            files.append(_check_hub_file(spec, ctx, sibling, local, commit))
+    except errors.GatedRepoError as exc:
+        raise _auth_failure(spec, exc.response.status_code if exc.response is not None else None, bool(ctx.token)) from None
+    except errors.HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status in (401, 403) and spec.gated:
+            raise _auth_failure(spec, status, bool(ctx.token)) from None
+        if status in (401, 403, 404):
+            raise FetchError(f"{spec.id}: {spec.repo}@{revision} not found or not accessible (HTTP {status}); "
+                             f"check the repo in {models.registry_path(ctx.root)}") from None
+        raise FetchError(f"{spec.id}: the hub answered HTTP {status}; run again later") from None
+    except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, OSError) as exc:
+        raise FetchError(f"{spec.id}: download interrupted ({type(exc).__name__}); run again to resume") from None
+
+    repo = models.repo_dir(ctx.cache, spec.repo)
+    # Stages and libraries that ask for "main" (demucs, faster-whisper) find this snapshot
+    # offline through refs/main; a branch or tag revision gets its own ref too.
+    for ref in {"main", revision} - {commit}:
+        if not is_commit_hash(ref):
+            atomic_write_text(repo / "refs" / ref, commit)
+    return {"schema": 1, "id": spec.id, "source": "hf", "repo": spec.repo, "revision": spec.revision,
+            "commit": commit, "files": files}
+
+
+def _check_hub_file(spec: models.ModelSpec, ctx: Context, sibling, local: Path, commit: str) -> dict:
+    """Hash one downloaded file against what the hub recorded; remove it and fail if it differs."""
+    size = local.stat().st_size
+    sha = sha256_file(local)
+    if sibling.lfs is not None:
+        expected, actual, blob = sibling.lfs.sha256, sha, sibling.lfs.sha256
+    else:
+        expected, actual, blob = sibling.blob_id, git_blob_sha1(local) if sibling.blob_id else None, sibling.blob_id
+    bad_size = sibling.size is not None and size != sibling.size
+    if (expected and actual != expected) or bad_size:
+        _remove_hf_file(ctx.cache, spec.repo, commit, sibling.rfilename)
+        raise FetchError(f"{spec.id}: {sibling.rfilename} does not match the hub's hash; removed it, run again")
+    return {"path": sibling.rfilename, "size": size, "sha256": sha, "blob": blob or ""}
+
+
+def _remove_hf_file(cache: Path, repo: str, commit: str, rfilename: str) -> None:
+    pointer = models.repo_dir(cache, repo) / "snapshots" / commit / rfilename
+    target = pointer.resolve() if pointer.is_symlink() else None
+    pointer.unlink(missing_ok=True)
+    if target is not None:
+        target.unlink(missing_ok=True)
+
+
+def fetch_url(spec: models.ModelSpec, ctx: Context) -> dict:
+    """Fetch one url model into TORCH_HOME/hub/checkpoints/, resuming a .partial file."""
+    target = models.checkpoints_dir(ctx.cache) / spec.filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.is_file():
+        partial = target.with_name(target.name + ".partial")
+        start = partial.stat().st_size if partial.is_file() else 0
+        request = urllib.request.Request(spec.url, headers={"Range": f"bytes={start}-"} if start else {})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                if start and response.status != 206:  # the server ignored Range: start over
+                    start = 0
+                length = response.headers.get("Content-Length")
+                expected = start + int(length) if length is not None else None
+                with open(partial, "ab" if start else "wb") as fh:
+                    shutil.copyfileobj(response, fh, CHUNK)
+        except urllib.error.HTTPError as exc:
+            raise FetchError(f"{spec.id}: {spec.url} answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise FetchError(f"{spec.id}: download interrupted ({type(exc).__name__}); run again to resume") from None
+        if expected is not None and partial.stat().st_size != expected:
+            raise FetchError(f"{spec.id}: download interrupted at {partial.stat().st_size}/{expected} bytes; run again to resume")
+        os.replace(partial, target)
+    sha = sha256_file(target)
+    if spec.sha256 and sha != spec.sha256:
+        target.unlink()
+        raise FetchError(f"{spec.id}: {spec.filename} has sha256 {sha}, the registry expects {spec.sha256}; removed it")
+    rel = target.relative_to(ctx.cache).as_posix()
+    return {"schema": 1, "id": spec.id, "source": "url", "url": spec.url, "revision": spec.sha256 or "sha256-recorded",
+            "commit": sha, "files": [{"path": rel, "size": target.stat().st_size, "sha256": sha}]}
+
+
+def fetch(spec: models.ModelSpec, ctx: Context, revision: str | None = None) -> None:
+    """Fetch a model and write its manifest (last, atomically)."""
+    if spec.source == "package":
+        raise FetchError(f"{spec.id} comes with the {spec.environment} environment "
+                         f"(package {spec.package}): {models.fix_for(spec, ctx.root)}")
+    started = time.monotonic()
+    manifest = fetch_hf(spec, ctx, revision) if spec.source == "hf" else fetch_url(spec, ctx)
+    manifest["completed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    atomic_write_text(models.manifest_path(ctx.cache, spec.id), json.dumps(manifest, indent=2) + "\n")
+    total = sum(f["size"] for f in manifest["files"]) / 2**20
+    say(f"fetched {spec.id} ({human_mb(total)}, {manifest['commit'][:12]}) in {time.monotonic() - started:.1f}s")
+
+
+# ---- verbs ---------------------------------------------------------------------------
+def cmd_list(ctx: Context, ids: Sequence[str]) -> int:
+    registry = ctx.registry
+    chosen = [registry[i] for i in ids] if ids else list(registry.values())
+    print(f"{'id':<34} {'group':<12} {'source':<8} {'size':>8}  {'gated':<5}  {'licence':<32} description")
+    for spec in chosen:
+        print(f"{spec.id:<34} {spec.group:<12} {spec.source:<8} {human_mb(spec.size_mb):>8}  "
+              f"{'yes' if spec.gated else 'no':<5}  {spec.licence:<32} {spec.description}")
+    print(f"{len(chosen)} models, {human_mb(sum(s.size_mb for s in chosen))} in all")
+    return EXIT_OK
+
+
+def _revision_shown(spec: models.ModelSpec, ctx: Context) -> str:
+    manifest = models.read_manifest(ctx.cache, spec.id)
+    if manifest:
+        return manifest.get("commit", "")[:12]
+    if spec.source == "package":
+        return f"pkg:{spec.package}"
+    return spec.revision[:12] if spec.source == "hf" else "-"
+
+
+def cmd_status(ctx: Context, ids: Sequence[str]) -> int:
+    registry = ctx.registry
+    chosen = [registry[i] for i in ids] if ids else list(registry.values())
+    print(f"{'id':<34} {'group':<12} {'state':<8} {'on disk':>9}  revision")
+    for spec in chosen:
+        state = models.model_state(spec, ctx.cache, ctx.root)
+        on_disk = models.disk_bytes(spec, ctx.cache, ctx.root) / 2**20
+        print(f"{spec.id:<34} {spec.group:<12} {state:<8} {human_mb(on_disk):>9}  {_revision_shown(spec, ctx)}")
+    ok = all(models.model_state(s, ctx.cache, ctx.root) == "cached" for s in chosen) if ids else True
+    print(f"cache: {ctx.cache} (hardware class {ctx.hw_class})")
+    for workflow in status_workflows(ctx, ids):
+        problems = models.workflow_problems(workflow, ctx.values, ctx.cache, ctx.root)
+        print(f"workflow {workflow}: {'ready offline' if not problems else 'NOT ready'}")
+        for line in problems:
+            print(f"  missing: {line}")
+        ok = ok and not problems
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def status_workflows(ctx: Context, ids: Sequence[str]) -> list[str]:
+    """Workflows --status judges: all of them, or those that need a selected model."""
+    if not ids:
+        return list(WORKFLOWS)
+    wanted = set(ids)
+    return [w for w in WORKFLOWS if wanted & set(models.workflow_model_ids(w, ctx.values, ctx.root))]
+
+
+def plan(ctx: Context, ids: Sequence[str]) -> tuple[list[models.ModelSpec], list[models.ModelSpec], list[models.ModelSpec]]:
+    """(to fetch, already cached, package-provided) among ``ids``; decided from local files only."""
+    registry = ctx.registry
+    to_fetch, cached, packaged = [], [], []
+    for model_id in ids:
+        spec = registry[model_id]
+        if spec.source == "package":
+            packaged.append(spec)
+        elif models.model_state(spec, ctx.cache, ctx.root) == "cached":
+            cached.append(spec)
+        else:
+            to_fetch.append(spec)
+    return to_fetch, cached, packaged
+
+
+def needed_mb(specs: Sequence[models.ModelSpec], ctx: Context) -> float:
+    """What the downloads still add to the disk (approximate sizes minus what is there)."""
+    return sum(max(0.0, s.size_mb - models.disk_bytes(s, ctx.cache, ctx.root) / 2**20) for s in specs)
+
+
+def cmd_dry_run(ctx: Context, ids: Sequence[str]) -> int:
+    to_fetch, cached, packaged = plan(ctx, ids)
+    for spec in cached:
+        print(f"cached      {spec.id}")
+    for spec in packaged:
+        state = models.model_state(spec, ctx.cache, ctx.root)
+        print(f"{'installed' if state == 'cached' else 'not installed':<11} {spec.id} (package {spec.package})")
+    for spec in to_fetch:
+        where = f"{spec.repo}@{spec.revision}" if spec.source == "hf" else spec.url
+        print(f"would fetch {spec.id} from {where} (~{human_mb(spec.size_mb)}{', gated' if spec.gated else ''})")
+    total = needed_mb(to_fetch, ctx)
+    print(f"total to download: ~{human_mb(total)} into {ctx.cache} (free: {human_mb(free_mb(ctx.cache))})")
+    return EXIT_OK
+
+
+def _confirm(count: int, total: float, ctx: Context, assume_yes: bool) -> bool:
+    if assume_yes or not sys.stdin.isatty():  # never prompt without a terminal
+        return True
+    reply = input(f"Download {count} models (~{human_mb(total)}) into {ctx.cache}? [y/N] ")
+    return reply.strip().lower() in ("y", "yes")
+
+
+def _offline_forced() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "on", "yes", "true")
+
+
+def cmd_fetch(ctx: Context, ids: Sequence[str], assume_yes: bool) -> int:
+    to_fetch, cached, packaged = plan(ctx, ids)
+    for spec in cached:
+        say(f"cached: {spec.id} (skipped)")
+    failures: list[str] = []
+    for spec in packaged:
+        if models.model_state(spec, ctx.cache, ctx.root) == "cached":
+            say(f"installed: {spec.id} (in the {spec.environment} environment)")
+        else:
+            failures.append(f"{spec.id}: not installed: {models.fix_for(spec, ctx.root)}")
+    if to_fetch:
+        total = needed_mb(to_fetch, ctx)
+        free = free_mb(ctx.cache)
+        if total * 1.05 > free:
+            say(f"not enough free disk in {ctx.cache}: need ~{human_mb(total)}, {human_mb(free)} free; "
+                f"free some space or pass --cache-dir on a bigger disk (nothing was downloaded)")
+            return EXIT_DISK
+        if _offline_forced():
+            say("HF_HUB_OFFLINE is set: downloads are disabled; unset it to fetch models")
+            return EXIT_FAILED
+        if not _confirm(len(to_fetch), total, ctx, assume_yes):
+            say("cancelled")
+            return EXIT_FAILED
+        for spec in to_fetch:
+            say(f"fetching {spec.id} (~{human_mb(spec.size_mb)})")
+            try:
+                fetch(spec, ctx)
+            except FetchError as exc:
+                say(f"failed: {exc}")
+                failures.append(str(exc))
+    if failures:
+        say(f"{len(failures)} of {len(ids)} models failed:")
+        for line in failures:
+            say(f"  {line}")
+        return EXIT_FAILED
+    say(f"done: {len(ids)} models ready in {ctx.cache}")
+    return EXIT_OK
+
+
+def cmd_verify(ctx: Context, ids: Sequence[str]) -> int:
+    """Re-hash every cached file against its manifest; re-fetch the models with a bad file."""
+    registry = ctx.registry
+    chosen = list(ids) or [i for i in registry if models.read_manifest(ctx.cache, i) is not None]
+    failures: list[str] = []
+    checked = 0
+    for model_id in chosen:
+        spec = registry[model_id]
+        if spec.source == "package":
+            if models.package_path(spec, ctx.root) is None:
+                failures.append(f"{spec.id}: not installed: {models.fix_for(spec, ctx.root)}")
+            continue
+        manifest = models.read_manifest(ctx.cache, model_id)
+        if manifest is None:
+            failures.append(f"{spec.id}: not cached: {models.fix_for(spec, ctx.root, ctx.values)}")
+            continue
+        bad = []
+        for entry in manifest["files"]:
+            path = models.manifest_file_path(ctx.cache, manifest, entry)
+            checked += 1
+            if not path.is_file() or sha256_file(path) != entry["sha256"]:
+                bad.append((entry, path))
+        if not bad:
+            say(f"ok: {spec.id} ({len(manifest['files'])} files)")
+            continue
+        for entry, path in bad:
+            say(f"corrupt: {spec.id}: {entry['path']} does not match its recorded sha256; re-fetching")
+            if manifest["source"] == "hf":
+                _remove_hf_file(ctx.cache, manifest["repo"], manifest["commit"], entry["path"])
+            else:
+                path.unlink(missing_ok=True)
+        try:
+            # Repair the very snapshot that was recorded, even if the branch moved since.
+            fetch(spec, ctx, revision=manifest.get("commit") if manifest["source"] == "hf" else None)
+            say(f"repaired: {spec.id}")
+        except FetchError as exc:
+            failures.append(str(exc))
+    say(f"verified {checked} files of {len(chosen)} models")
+    for line in failures:
+        say(f"  failed: {line}")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+# ---- command line --------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cache-models.sh",
+        description="Download, verify, list and report the models of config/models.toml.",
+    )
+    sel = parser.add_argument_group("what (at least one for a download)")
+    sel.add_argument("--all", action="store_true", help="every model this hardware class's workflows use")
+    for group in models.GROUP_FLAGS:
+        sel.add_argument(f"--{group}", action="store_true", help=f"the {group} models the defaults and settings use")
+    sel.add_argument("--model", action="append", default=[], metavar="ID", help="one registry model (repeatable)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--list", action="store_true", help="the registry with sizes and licences")
+    mode.add_argument("--status", action="store_true", help="what is cached; which workflows are ready offline")
+    mode.add_argument("--verify", action="store_true", help="re-hash cached files, re-fetch corrupt ones")
+    mode.add_argument("--dry-run", action="store_true", help="what would be fetched and the total size")
+    parser.add_argument("--token", default=None, help="Hugging Face token (default: HF_TOKEN)")
+    parser.add_argument("--cache-dir", default=None, help="model cache (default: MODEL_CACHE_DIR or .cache/)")
+    parser.add_argument("--registry", default=None, help="another models.toml (default: MODELS_TOML or config/models.toml)")
+    parser.add_argument("--root", default=str(settings_mod.REPO_ROOT), help=argparse.SUPPRESS)
+    parser.add_argument("-y", "--yes", action="store_true", help="do not ask before downloading")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="cache-models: %(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    if not sys.stderr.isatty():
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    try:
+        ctx = make_context(args, os.environ)
+        ids = selected_ids(args, ctx)
+        if args.list:
+            return cmd_list(ctx, ids)
+        if args.status:
+            return cmd_status(ctx, ids)
+        if args.verify:
+            return cmd_verify(ctx, ids)
+        if not ids:
+            raise UsageError("nothing selected: pass --all, a group flag (--whisperx, --align, ...) or --model ID")
+        if args.dry_run:
+            return cmd_dry_run(ctx, ids)
+        return cmd_fetch(ctx, ids, args.yes)
+    except (UsageError, models.RegistryError) as exc:
+        print(f"cache-models: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # output piped into head: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
