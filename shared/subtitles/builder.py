@@ -1,0 +1,368 @@
+"""Cues from word timestamps: where to split, how to lay out lines, when to show them.
+
+Two passes, both on the integer frame grid of the media (so a 2-frame gap is exactly two
+frames, whatever the frame rate):
+
+1. **Segmentation** (dynamic programming over split points). A candidate cue is a run of
+   words; it is out when its text cannot be laid out in MAX_LINES lines of
+   MAX_LINE_CHARS, or its speech lasts longer than MAX_DURATION. Otherwise it costs: a
+   base cost per cue, the quality of the break after it (sentence end < clause
+   punctuation < pause < conjunction/preposition < plain < forbidden), sentence ends and
+   pauses left inside it, its line layout, and the time it needs beyond its speech
+   (reading speed and minimum duration) past MAX_OUT_EXTEND or before its first word.
+   Each cue's time window is fixed in advance so the passes agree: its out-time may run
+   into the silence after it up to MAX_LAG past its speech and MIN_GAP_FRAMES before the
+   next word; its in-time may lead into the silence before it up to MAX_LEAD, but only
+   into the part the previous cue can never reach. A cue whose needs do not fit its window
+   is a rule violation; it is allowed at a very high cost so that the pass always returns
+   the least-bad cutting (single words always form a candidate).
+2. **Timing** (one sweep). In-time at the first word's frame; out-time at the end of the
+   speech, moved later only as far as reading speed and minimum duration need (first up
+   to MAX_OUT_EXTEND, then up to MAX_LAG), and only then an earlier in-time. Gaps of
+   CHAIN_GAP_FRAMES or fewer are closed to MIN_GAP_FRAMES by extending the earlier cue,
+   else by an earlier in-time of the later one, else opened past CHAIN_GAP_FRAMES.
+
+When the speech itself is denser than the rules allow (80 characters spoken in 2 s with
+speech right before and after), no cutting can satisfy the reading speed: the builder
+keeps every word, keeps cues in sync (never outside MAX_LEAD / MAX_LAG) and never
+overlapping, and shows the dense cue as long as its window permits; the QC checker then
+reports that cue's reading speed, and ``Cue.feasible`` is False for it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from shared.subtitles.rules import Rules
+from shared.subtitles.text import (
+    LINE_BREAK_COST,
+    Break,
+    classify_break,
+    ends_sentence,
+    grapheme_len,
+    layout,
+    layout_costs,
+)
+
+_EPS = 1e-6
+_SPACES = re.compile(r"\s+")
+
+# Segmentation costs (arbitrary units; one frame of extra time is a fraction of a unit).
+CUE_COST = 4.0
+CUE_BREAK_COST = {Break.SENTENCE: 0.0, Break.CLAUSE: 2.0, Break.PHRASE: 5.0, Break.PLAIN: 10.0, Break.FORBIDDEN: 30.0}
+PAUSE_BREAK_COST = 1.0  # a break at a pause, unless the break is forbidden
+PREFERRED_BREAK_COST = 0.5  # a break the caller asks for (translated tracks: source cue edges)
+SENTENCE_INSIDE_COST = 6.0
+PAUSE_INSIDE_COST = 4.0  # per PAUSE_SPLIT of silence inside a cue
+LAG_FRAME_COST = 0.5  # per frame needed past MAX_OUT_EXTEND
+LEAD_FRAME_COST = 1.0  # per frame needed before the first word
+VIOLATION_COST = 1e6  # per frame (or character) a cue cannot have
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    """One word and when it is spoken, in seconds."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass
+class Cue:
+    """One subtitle: its display time, its lines, the words it shows and their speech."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+    words: tuple[int, ...]  # indices into the builder's input words
+    speech_start: float
+    speech_end: float
+    feasible: bool = True  # False: the speech left no way to meet every rule (see module doc)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The lines joined by newlines."""
+        return "\n".join(self.lines)
+
+
+def clean_words(words: Sequence[TimedWord]) -> list[tuple[int, TimedWord]]:
+    """Words worth showing, with their input index: text trimmed, times made monotonic.
+
+    A word with no text is dropped; a start before the previous word's start is moved up
+    to it; an end before the start is moved up to the start.
+    """
+    cleaned: list[tuple[int, TimedWord]] = []
+    last_start = -math.inf
+    for index, word in enumerate(words):
+        text = _SPACES.sub(" ", str(word.text)).strip()
+        if not text:
+            continue
+        start = float(word.start)
+        end = float(word.end)
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise ValueError(f"word {index} ({text!r}) has no finite time: start={word.start}, end={word.end}")
+        start = max(start, last_start, 0.0)
+        end = max(end, start)
+        last_start = start
+        cleaned.append((index, TimedWord(text, start, end)))
+    return cleaned
+
+
+@dataclass
+class _Frames:
+    """Per-word frame facts for one build."""
+
+    start: list[int]
+    end: list[int]
+    lead_lo: list[int]  # earliest in-time for a cue starting at this word
+    lag_hi: list[int]  # latest out-time for a cue ending at this word
+    soft_hi: list[int]  # out-time MAX_OUT_EXTEND past this word
+
+
+def _frames(words: list[TimedWord], rules: Rules, fps: float) -> _Frames:
+    starts = [math.floor(w.start * fps + _EPS) for w in words]
+    ends = [max(s, math.ceil(w.end * fps - _EPS)) for s, w in zip(starts, words, strict=False)]
+    lead_lo = [max(0, math.ceil((w.start - rules.max_lead) * fps - _EPS)) for w in words]
+    lag_hi = [max(e, math.floor((w.end + rules.max_lag) * fps + _EPS)) for e, w in zip(ends, words, strict=False)]
+    soft_hi = [min(h, max(e, math.floor((w.end + rules.max_out_extend) * fps + _EPS))) for e, h, w in zip(ends, lag_hi, words, strict=False)]
+    return _Frames(starts, ends, lead_lo, lag_hi, soft_hi)
+
+
+class _Builder:
+    def __init__(
+        self,
+        words: list[TimedWord],
+        rules: Rules,
+        fps: float,
+        media_end: float | None,
+        joiner: str,
+        preferred_breaks: Collection[int],
+    ) -> None:
+        if rules.max_cps <= 0:
+            raise ValueError("the builder needs a reading-speed limit: SUB_MAX_CPS must be positive")
+        self.words = words
+        self.rules = rules
+        self.fr = rules.frames(fps)
+        self.fps = fps
+        self.joiner = joiner
+        self.joiner_len = grapheme_len(joiner)
+        self.f = _frames(words, rules, fps)
+        self.media_end = math.inf if media_end is None else math.floor(media_end * fps + _EPS)
+        self.lengths = [grapheme_len(w.text) for w in words]
+        n = len(words)
+        self.line_cost = [0.0] * n
+        self.boundary_cost = [0.0] * n  # cost of a cue break before word k
+        self.inside_cost = [0.0] * n  # cost of keeping words k-1 and k in one cue
+        for k in range(1, n):
+            kind = classify_break(words[k - 1].text, words[k].text)
+            self.line_cost[k] = LINE_BREAK_COST[kind]
+            cost = CUE_BREAK_COST[kind]
+            pause = words[k].start - words[k - 1].end
+            if rules.pause_split > 0 and pause >= rules.pause_split:
+                cost = cost / 2 if kind == Break.FORBIDDEN else min(cost, PAUSE_BREAK_COST)
+                self.inside_cost[k] += PAUSE_INSIDE_COST * pause / rules.pause_split
+            if k in preferred_breaks:
+                cost = min(cost, PREFERRED_BREAK_COST)
+            self.boundary_cost[k] = cost
+            if kind == Break.SENTENCE:
+                self.inside_cost[k] += SENTENCE_INSIDE_COST
+
+    # -- windows ---------------------------------------------------------------------------
+    def out_limit(self, last: int) -> int:
+        """Latest out-time of a cue whose last word is ``last``."""
+        f = self.f
+        limit = min(f.lag_hi[last], self.media_end)
+        if last + 1 < len(self.words):
+            limit = min(limit, f.start[last + 1] - self.fr.min_gap)
+        return limit
+
+    def static_in_limit(self, first: int) -> int:
+        """Earliest in-time of a cue starting at ``first`` that no previous cue can contest."""
+        f = self.f
+        limit = f.lead_lo[first]
+        if first > 0:
+            limit = max(limit, f.lag_hi[first - 1] + self.fr.min_gap)
+        return min(limit, f.start[first])
+
+    def need(self, chars: int) -> int:
+        """Fewest frames a cue of ``chars`` characters must show."""
+        return max(self.fr.min_duration, self.fr.cps_frames(chars, self.rules.max_cps))
+
+    # -- pass 1 ----------------------------------------------------------------------------
+    def candidate_cost(self, first: int, stop: int, chars: int) -> float:
+        f, fr = self.f, self.fr
+        single = stop - first == 1
+        cost = CUE_COST + (self.boundary_cost[stop] if stop < len(self.words) else 0.0)
+        cost += sum(self.inside_cost[first + 1 : stop])
+        if chars > self.rules.max_line_chars:
+            found = layout_costs(
+                self.lengths[first:stop],
+                [0.0, *self.line_cost[first + 1 : stop]],
+                self.rules.max_line_chars,
+                self.rules.max_lines,
+                self.joiner_len,
+            )
+            if found is None:
+                if not single:
+                    return math.inf
+                cost += VIOLATION_COST * (chars - self.rules.max_line_chars + 1)
+            else:
+                cost += found[0]
+        speech = f.end[stop - 1] - f.start[first]
+        if speech > fr.max_duration:
+            if not single:
+                return math.inf
+            cost += VIOLATION_COST
+        need = self.need(chars)
+        lo, hi = self.static_in_limit(first), self.out_limit(stop - 1)
+        start = f.start[first]
+        if need > fr.max_duration:
+            cost += VIOLATION_COST * (need - fr.max_duration)
+            need = fr.max_duration
+        if need > hi - lo:
+            cost += VIOLATION_COST * (need - (hi - lo))
+        soft = min(f.soft_hi[stop - 1], hi)
+        cost += LAG_FRAME_COST * max(0, min(start + need, hi) - soft)
+        cost += LEAD_FRAME_COST * max(0, start + need - hi)
+        return cost
+
+    def segment(self) -> list[tuple[int, int]]:
+        n = len(self.words)
+        best = [math.inf] * (n + 1)
+        back = [0] * (n + 1)
+        best[0] = 0.0
+        for stop in range(1, n + 1):
+            chars = -self.joiner_len
+            for first in range(stop - 1, -1, -1):
+                chars += self.lengths[first] + self.joiner_len
+                if first < stop - 1 and (
+                    chars > self.rules.max_chars or self.f.end[stop - 1] - self.f.start[first] > self.fr.max_duration
+                ):
+                    break
+                if best[first] == math.inf:
+                    continue
+                total = best[first] + self.candidate_cost(first, stop, chars)
+                if total < best[stop]:
+                    best[stop] = total
+                    back[stop] = first
+        spans = []
+        stop = n
+        while stop > 0:
+            spans.append((back[stop], stop))
+            stop = back[stop]
+        return spans[::-1]
+
+    # -- pass 2 ----------------------------------------------------------------------------
+    def time(self, spans: list[tuple[int, int]]) -> list[dict]:
+        f, fr = self.f, self.fr
+        placed: list[dict] = []
+        for first, stop in spans:
+            last = stop - 1
+            chars = sum(self.lengths[first:stop]) + self.joiner_len * (stop - first - 1)
+            need = min(self.need(chars), fr.max_duration)
+            prev = placed[-1] if placed else None
+            hi = self.out_limit(last)
+            soft = min(f.soft_hi[last], hi)
+            lo = f.lead_lo[first]
+            if prev is not None:
+                lo = max(lo, prev["out"] + fr.min_gap)
+            start = f.start[first]
+            if prev is not None:
+                start = max(start, prev["out"] + fr.min_gap)
+            if start + need > soft and start + need > hi:
+                start = max(lo, min(start, hi - need))
+            out = max(f.end[last], start + need)
+            out = min(out, hi, start + fr.max_duration)
+            out = max(out, start + 1)
+            cue = {"first": first, "stop": stop, "in": start, "out": out, "need": need}
+            if prev is not None:
+                self.chain(prev, cue)
+            placed.append(cue)
+        for cue in placed:
+            cue["feasible"] = cue["out"] - cue["in"] >= cue["need"]
+        return placed
+
+    def chain(self, prev: dict, cue: dict) -> None:
+        """Close a short gap between ``prev`` and ``cue`` to MIN_GAP_FRAMES, or open it."""
+        f, fr = self.f, self.fr
+        gap = cue["in"] - prev["out"]
+        if not fr.min_gap < gap <= fr.chain_gap:
+            return
+        prev_last, first = prev["stop"] - 1, cue["first"]
+        prev_out_max = min(f.lag_hi[prev_last], prev["in"] + fr.max_duration)
+        target = cue["in"] - fr.min_gap
+        if target <= prev_out_max:  # the earlier cue stays on until the next one
+            prev["out"] = target
+            return
+        if prev["out"] + fr.min_gap >= f.lead_lo[first]:  # the later cue comes in earlier
+            cue["in"] = prev["out"] + fr.min_gap
+            cue["out"] = min(cue["out"], cue["in"] + fr.max_duration)
+            return
+        both = prev_out_max + fr.min_gap
+        if f.lead_lo[first] <= both <= cue["in"]:
+            prev["out"] = prev_out_max
+            cue["in"] = both
+            cue["out"] = min(cue["out"], cue["in"] + fr.max_duration)
+            return
+        shrunk = cue["in"] - fr.chain_gap - 1
+        if shrunk - prev["in"] >= prev["need"]:
+            prev["out"] = shrunk
+
+    def build(self, indices: list[int]) -> list[Cue]:
+        if not self.words:
+            return []
+        cues = []
+        for placed in self.time(self.segment()):
+            first, stop = placed["first"], placed["stop"]
+            tokens = [w.text for w in self.words[first:stop]]
+            lines = layout(tokens, self.rules.max_line_chars, self.rules.max_lines, self.joiner).lines
+            cues.append(
+                Cue(
+                    start=placed["in"] / self.fps,
+                    end=placed["out"] / self.fps,
+                    lines=lines,
+                    words=tuple(indices[first:stop]),
+                    speech_start=self.words[first].start,
+                    speech_end=self.words[stop - 1].end,
+                    feasible=placed["feasible"],
+                )
+            )
+        return cues
+
+
+def build_cues(
+    words: Sequence[TimedWord],
+    rules: Rules,
+    fps: float,
+    media_end: float | None = None,
+    joiner: str = " ",
+    preferred_breaks: Collection[int] = (),
+) -> list[Cue]:
+    """Subtitle cues for ``words`` under ``rules`` at ``fps``.
+
+    ``media_end`` (seconds) caps every out-time; ``joiner`` goes between words ("" for
+    languages written without spaces); ``preferred_breaks`` are input word indices before
+    which a cue break is nearly free (a translated track uses its source cues' edges).
+    Every kept word appears in exactly one cue, in order; blank words are dropped.
+    """
+    cleaned = clean_words(words)
+    indices = [index for index, _ in cleaned]
+    position = {index: k for k, index in enumerate(indices)}
+    preferred = {position[i] for i in preferred_breaks if i in position}
+    builder = _Builder([w for _, w in cleaned], rules, fps, media_end, joiner, preferred)
+    return builder.build(indices)
+
+
+def words_per_sentence(words: Sequence[TimedWord]) -> list[list[int]]:
+    """Indices of ``words`` grouped into sentences by their final punctuation."""
+    sentences: list[list[int]] = [[]]
+    for index, word in enumerate(words):
+        sentences[-1].append(index)
+        if ends_sentence(word.text):
+            sentences.append([])
+    return [s for s in sentences if s]
