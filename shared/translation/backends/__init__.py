@@ -1,0 +1,1 @@
+"""Translation backends behind one interface (:class:`base.Translator`) and one lookup table."""
