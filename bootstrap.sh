@@ -234,7 +234,8 @@ check_python() {
     command -v "$candidate" >/dev/null 2>&1 || continue
     version=$(python_version "$candidate") || continue
     if version_ok "$version"; then
-      PY=$(command -v "$candidate")
+      # The interpreter itself, not a launcher or pyenv shim in front of it.
+      PY=$("$candidate" -c 'import sys; print(sys.executable)') || PY=$(command -v "$candidate")
       say "python: $PY ($version)"
       return 0
     fi
@@ -308,7 +309,6 @@ ensure_uv() {
   CURRENT_STEP=$saved
 }
 
-uv_run() { "${UV_CMD[@]}" "$@"; }
 
 # build_env NAME REQUIREMENTS STATE: create/sync .venvs/NAME from REQUIREMENTS and stamp it
 build_env() {
@@ -322,7 +322,7 @@ build_env() {
   CURRENT_STEP="environment $name"
   if ((OPT_FORCE)) || [[ $state == missing ]]; then
     say "$name: creating .venvs/$name"
-    run_logged uv_run venv --clear --python "$PY" "$dir"
+    run_logged "${UV_CMD[@]}" venv --clear --python "$PY" "$dir"
   else
     say "$name: requirements changed; syncing"
   fi

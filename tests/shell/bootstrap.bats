@@ -331,3 +331,24 @@ EOF
   [ "$(grep -c '^pip sync' "$UV_LOG")" -eq 1 ]
   [ -s "$(stamp_of common)" ]
 }
+
+@test "on a terminal it asks: the default is no, y runs ./cache-models.sh --all" {
+  script --version 2>/dev/null | grep -q util-linux || skip "no util-linux script(1) to make a terminal"
+  cat >"$REPO/cache-models.sh" <<EOF2
+#!/usr/bin/env bash
+printf '%s\n' "\$*" >"$BATS_TEST_TMPDIR/cache-models args"
+EOF2
+  chmod +x "$REPO/cache-models.sh"
+  cmd=$(printf '%q ' env -i HOME="$HOME_DIR" PATH="$(sandbox_path)" PYTHON="$TEST_PY" TERM=dumb \
+    NO_COLOR=1 FAKE_UV_LOG="$UV_LOG" "$REPO/bootstrap.sh" --envs common)
+
+  run script -qec "$cmd" /dev/null <<<""
+  [ "$status" -eq 0 ]
+  assert_contains "$output" "Download the models now (several GB)? [y/N]"
+  assert_contains "$output" "models: not downloaded"
+  [ ! -e "$BATS_TEST_TMPDIR/cache-models args" ]
+
+  run script -qec "$cmd" /dev/null <<<"y"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$BATS_TEST_TMPDIR/cache-models args")" = "--all" ]
+}
