@@ -65,7 +65,8 @@ _LANG_CODE = re.compile(r"^[A-Za-z]{2,3}(?:_[A-Za-z]{4})?$")
 # The settings each stage's result depends on: a change re-runs that stage and everything
 # after it, and nothing before it. Values are the effective ones (hardware profile filled
 # in); "translate" gets one params file per target language; settings whose name starts
-# with a prefix in STAGE_SETTING_PREFIXES join the stage too (the subtitle rules' numbers).
+# with a prefix in STAGE_SETTING_PREFIXES join the stage too (VAD_ONSET, ASR_BEAM_SIZE,
+# the subtitle rules' SUB_* numbers), so a new tuning setting needs no change here.
 STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "demux": ("AUDIO_TRACK", "START", "END"),  # + the input's identity (path, size, mtime)
     "separate": ("SEPARATE", "DEVICE"),
@@ -76,7 +77,13 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "subtitle": ("SRC", "TGT", "BILINGUAL", "SUB_FORMATS"),
     "mux": ("TGT", "BILINGUAL", "BURN"),
 }
-STAGE_SETTING_PREFIXES: dict[str, tuple[str, ...]] = {"subtitle": ("SUB_",)}
+STAGE_SETTING_PREFIXES: dict[str, tuple[str, ...]] = {
+    "separate": ("SEPARATE_",),
+    "vad": ("VAD_",),
+    "asr": ("ASR_",),
+    "translate": ("TRANSLATE_", "MAX_SENTENCE_"),
+    "subtitle": ("SUB_",),
+}
 STAGES = tuple(STAGE_SETTINGS)
 # Settings holding a file path whose content matters, not only its name.
 CONTENT_SETTINGS = frozenset({"GLOSSARY"})

@@ -108,6 +108,11 @@ def test_params_change_only_downstream_of_the_setting(tmp_path: Path) -> None:
     assert job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en,ta", BURN="1", ASR_MODEL="m"))) == ["asr"]
     assert job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en,ta", BURN="1", ASR_MODEL="m", SUB_MAX_CHARS="42"))) == ["subtitle"]
     assert job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en,ta", BURN="1", ASR_MODEL="m", SUB_MAX_CHARS="42", START="5"))) == ["demux"]
+    values = _settings(TGT="en,ta", BURN="1", ASR_MODEL="m", SUB_MAX_CHARS="42", START="5")
+    assert job.write_parameters(directory, job.stage_parameters(source, dict(values, VAD_ONSET="0.4"))) == ["vad"]
+    assert job.write_parameters(directory, job.stage_parameters(source, dict(values, VAD_ONSET="0.4", ASR_BEAM_SIZE="1"))) == ["asr"]
+    assert set(job.write_parameters(directory, job.stage_parameters(
+        source, dict(values, VAD_ONSET="0.4", ASR_BEAM_SIZE="1", TRANSLATE_BEAMS="2")))) == {"translate.en", "translate.ta"}
 
 
 def test_params_follow_the_input_and_glossary_content(tmp_path: Path) -> None:
