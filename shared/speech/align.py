@@ -1,0 +1,242 @@
+"""Word timing: wav2vec2 forced alignment (WhisperX), Whisper cross-attention, VAD refinement, interpolation.
+
+Every word of every segment leaves here with a start, an end, a score and ``timed_by``:
+the aligner's times where it placed the word, else times interpolated between its timed
+neighbours (digits and symbols a CTC vocabulary lacks, or a segment the aligner gave up
+on). Word edges are then refined against the VAD regions: a word does not start or end
+in silence.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from shared.speech import audio as audio_io
+from shared.speech.stage import progress
+
+log = logging.getLogger(__name__)
+
+METHODS = ("auto", "wav2vec2", "whisper", "off")
+WINDOW_PAD = 0.5  # seconds of audio read around a segment for the aligner
+
+
+def choose_method(setting: str, aligner_cached: bool) -> str:
+    """ALIGN=auto: wav2vec2 where the language's aligner is cached, else whisper."""
+    setting = (setting or "auto").strip().lower()
+    if setting not in METHODS:
+        raise ValueError(f"ALIGN must be one of {', '.join(METHODS)}; not {setting!r}")
+    if setting == "auto":
+        return "wav2vec2" if aligner_cached else "whisper"
+    return setting
+
+
+def split_words(text: str) -> list[str]:
+    return [w for w in text.strip().split() if w]
+
+
+# ---- interpolation and refinement (pure) -------------------------------------------------
+def interpolate(words: list[dict], seg_start: float, seg_end: float) -> list[dict]:
+    """``words`` with every missing start/end filled in, by character share of each gap."""
+    n = len(words)
+    i = 0
+    while i < n:
+        if words[i].get("start") is not None and words[i].get("end") is not None:
+            i += 1
+            continue
+        j = i
+        while j < n and (words[j].get("start") is None or words[j].get("end") is None):
+            j += 1
+        left = words[i - 1]["end"] if i > 0 else seg_start
+        right = words[j]["start"] if j < n else seg_end
+        if right < left:
+            right = left
+        weights = [max(1, len(w["word"])) for w in words[i:j]]
+        total = float(sum(weights))
+        t = left
+        for k, weight in zip(range(i, j), weights, strict=False):
+            span = (right - left) * weight / total
+            words[k].update(start=round(t, 3), end=round(t + span, 3), score=0.0, timed_by="interpolated")
+            t += span
+        i = j
+    return words
+
+
+def refine(words: list[dict], regions: list[tuple[float, float]], max_shift: float = 1.0) -> list[dict]:
+    """Word edges moved out of silence: a start or end outside every VAD region snaps to
+    the edge of the region the word overlaps most (or the nearest within ``max_shift``)."""
+    if not regions:
+        return words
+    starts = np.array([r[0] for r in regions])
+    for w in words:
+        best, best_cover = None, 0.0
+        lo = max(0, int(np.searchsorted(starts, w["start"])) - 1)
+        for a, b in regions[lo : lo + 3]:
+            cover = min(w["end"], b) - max(w["start"], a)
+            if cover > best_cover:
+                best, best_cover = (a, b), cover
+        if best is None:
+            nearest = min(regions, key=lambda r: min(abs(r[0] - w["end"]), abs(r[1] - w["start"])))
+            if min(abs(nearest[0] - w["end"]), abs(nearest[1] - w["start"])) > max_shift:
+                continue
+            length = min(w["end"] - w["start"], nearest[1] - nearest[0])
+            if nearest[0] >= w["end"]:
+                w["start"], w["end"] = nearest[0], nearest[0] + length
+            else:
+                w["start"], w["end"] = nearest[1] - length, nearest[1]
+        else:
+            a, b = best
+            w["start"], w["end"] = max(w["start"], a), min(w["end"], b)
+        w["start"], w["end"] = round(w["start"], 3), round(max(w["end"], w["start"]), 3)
+    for prev, nxt in zip(words, words[1:], strict=False):  # keep words in order after snapping
+        if nxt["start"] < prev["start"]:
+            nxt["start"] = prev["start"]
+        nxt["end"] = max(nxt["end"], nxt["start"])
+    return words
+
+
+# ---- the aligners ---------------------------------------------------------------------------
+class Wav2Vec2Aligner:
+    """WhisperX's CTC forced alignment with the language's model from the cache."""
+
+    method = "wav2vec2"
+
+    def __init__(self, language: str, model_path: Path, backend: str, device: str = "cpu"):
+        self.language = language
+        self.model_path = Path(model_path)
+        self.backend = backend
+        self.device = device
+
+    def load(self) -> None:
+        import whisperx.alignment as wxa
+
+        _use_local_sentence_splitter(wxa)
+        if self.backend == "torchaudio":
+            name = wxa.DEFAULT_ALIGN_MODELS_TORCH.get(self.language)
+            if name is None:
+                raise ValueError(f"no torchaudio aligner pipeline for {self.language}")
+            self.model, self.metadata = wxa.load_align_model(self.language, self.device, model_name=name,
+                                                             model_dir=str(self.model_path.parent), model_cache_only=True)
+        else:
+            self.model, self.metadata = wxa.load_align_model(self.language, self.device, model_name=str(self.model_path),
+                                                             model_cache_only=True)
+        self.wxa = wxa
+
+    def words(self, audio_path: Path, seg: dict) -> list[dict]:
+        """Word dicts (word, start/end/score or None) for ``seg``, in the order of its text."""
+        window_start = max(0.0, seg["start"] - WINDOW_PAD)
+        samples = audio_io.read_window(audio_path, window_start, seg["end"] + WINDOW_PAD)
+        local = {"start": seg["start"] - window_start, "end": seg["end"] - window_start, "text": " " + seg["text"].strip()}
+        result = self.wxa.align([local], self.model, self.metadata, samples, self.device, return_char_alignments=False)
+        found = [w for s in result["segments"] for w in s.get("words", [])]
+        wanted = split_words(seg["text"])
+        words = []
+        for k, text in enumerate(wanted):
+            w = found[k] if k < len(found) and found[k].get("word", "").strip() == text else {}
+            start, end = w.get("start"), w.get("end")
+            timed = start is not None and end is not None and not (np.isnan(start) or np.isnan(end))
+            words.append({"word": text, "start": round(start + window_start, 3) if timed else None,
+                          "end": round(end + window_start, 3) if timed else None,
+                          "score": round(float(w.get("score", 0.0) or 0.0), 3) if timed else None,
+                          "timed_by": "wav2vec2" if timed else None})
+        return words
+
+
+def _use_local_sentence_splitter(wxa) -> None:
+    """Keep whisperx.alignment offline: without NLTK's punkt data it would download it.
+
+    We align one ASR segment at a time, so a missing splitter is replaced by one that keeps
+    the segment whole (whisperx only uses it to cut segments into sentences).
+    """
+    original = wxa.nltk_load
+
+    class WholeText:
+        @staticmethod
+        def span_tokenize(text: str):
+            yield (0, len(text))
+
+    def load(resource: str, *args, **kwargs):
+        try:
+            return original(resource, *args, **kwargs)
+        except LookupError:
+            return WholeText()
+
+    if getattr(wxa.nltk_load, "__name__", "") != "load":
+        wxa.nltk_load = load
+
+
+class WhisperAligner:
+    """The ASR model's own word timestamps: cross-attention alignment of the known text."""
+
+    method = "whisper"
+
+    def __init__(self, language: str, model_path: Path, device: str = "cpu", compute_type: str = "int8", threads: int = 0):
+        self.language = language
+        self.model_path = Path(model_path)
+        self.device = "cuda" if device == "cuda" else "cpu"
+        self.compute_type = compute_type
+        self.threads = threads
+
+    def load(self) -> None:
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.model = WhisperModel(str(self.model_path), device=self.device, compute_type=self.compute_type,
+                                  cpu_threads=self.threads, local_files_only=True)
+        multilingual = self.model.model.is_multilingual
+        self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe",
+                                   language=self.language if multilingual else "en")
+
+    def words(self, audio_path: Path, seg: dict) -> list[dict]:
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.transcribe import merge_punctuations
+
+        samples = audio_io.read_window(audio_path, seg["start"], seg["end"])
+        wanted = split_words(seg["text"])
+        empty = [{"word": w, "start": None, "end": None, "score": None, "timed_by": None} for w in wanted]
+        if len(samples) < 400 or not wanted:
+            return empty
+        features = self.model.feature_extractor(samples)[..., :-1]
+        num_frames = features.shape[-1]
+        encoder_output = self.model.encode(pad_or_trim(features)[np.newaxis, ...])
+        tokens = self.tokenizer.encode(" " + " ".join(wanted))
+        alignment = self.model.find_alignment(self.tokenizer, [tokens], encoder_output, num_frames)[0]
+        merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
+        aligned = [a for a in alignment if a["word"].strip()]
+        if [a["word"].strip() for a in aligned] != wanted:
+            log.debug("whisper alignment split %r differently; interpolating it", seg["text"])
+            return empty
+        return [{"word": w, "start": round(seg["start"] + float(a["start"]), 3), "end": round(seg["start"] + float(a["end"]), 3),
+                 "score": round(float(a["probability"]), 3), "timed_by": "whisper"} for w, a in zip(wanted, aligned, strict=False)]
+
+
+def align_segments(segments: list[dict], aligner, audio_path: Path, regions: list[tuple[float, float]],
+                   method: str) -> tuple[list[dict], dict]:
+    """Aligned copies of ``segments`` (words, align_method) and counts for the manifest."""
+    counts = {"words": 0, "interpolated": 0, "segments_failed": 0}
+    out: list[dict] = []
+    for seg in progress(segments, total=len(segments), desc="align"):
+        if aligner is None:
+            words = [{"word": w, "start": None, "end": None, "score": None, "timed_by": None} for w in split_words(seg["text"])]
+        else:
+            try:
+                words = aligner.words(audio_path, seg)
+            except Exception as exc:  # one unalignable segment must not sink the job
+                log.warning("segment %.2f-%.2f s could not be aligned (%s); its words are interpolated",
+                            seg["start"], seg["end"], exc)
+                counts["segments_failed"] += 1
+                words = [{"word": w, "start": None, "end": None, "score": None, "timed_by": None}
+                         for w in split_words(seg["text"])]
+        interpolate(words, seg["start"], seg["end"])
+        refine(words, regions)
+        counts["words"] += len(words)
+        counts["interpolated"] += sum(1 for w in words if w["timed_by"] == "interpolated")
+        new = {k: v for k, v in seg.items() if k != "words"}
+        new["words"] = words
+        new["align_method"] = method
+        if words:
+            new["start"], new["end"] = words[0]["start"], max(w["end"] for w in words)
+        out.append(new)
+    return out, counts

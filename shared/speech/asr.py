@@ -1,0 +1,324 @@
+"""ASR backends behind one interface and a lookup table: faster-whisper (batched) and mlx-whisper.
+
+Both decode the VAD stage's chunks (never a second VAD pass) and return segments with
+absolute times, scores and the language. The faster-whisper backend feeds the chunks to
+``BatchedInferencePipeline.transcribe`` as ``clip_timestamps`` over a compact buffer that
+holds only the chunks of one group, so memory follows the group, not the file; chunks
+whose decode fails the compression-ratio or log-probability thresholds are decoded again
+with the fallback temperatures (the sequential decoder implements Whisper's fallback).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.speech import audio as audio_io
+from shared.speech.stage import progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    """Decoding settings shared by the backends (a backend says which it cannot honour)."""
+
+    language: str | None = None  # None: detect on the first speech chunk
+    task: str = "transcribe"  # or translate (into English)
+    beam_size: int = 5
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    compression_ratio_threshold: float | None = 2.4
+    log_prob_threshold: float | None = -1.0
+    no_speech_threshold: float | None = 0.6
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+    batch_size: int = 4
+    device: str = "cpu"
+    compute_type: str = "int8"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.task not in ("transcribe", "translate"):
+            raise ValueError(f"ASR task must be transcribe or translate, not {self.task!r}")
+        if self.beam_size < 1:
+            raise ValueError("ASR beam size must be at least 1")
+        if not self.temperatures or any(not 0.0 <= t <= 1.0 for t in self.temperatures):
+            raise ValueError(f"ASR temperatures must be values in [0, 1], not {self.temperatures}")
+        if self.batch_size < 1:
+            raise ValueError("BATCH_SIZE must be at least 1")
+
+
+@dataclass
+class AsrResult:
+    segments: list[dict]
+    language: str
+    language_probability: float | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def glossary_prompt(terms: list[str]) -> tuple[str | None, str | None]:
+    """(initial prompt, hotwords) from glossary source terms; (None, None) without terms."""
+    if not terms:
+        return None, None
+    joined = ", ".join(terms)
+    return f"Glossary: {joined}.", joined
+
+
+class AsrBackend:
+    """Decodes speech chunks of a 16 kHz mono file into timed segments."""
+
+    name = ""
+    model_backend = ""  # the registry's backend field this backend loads
+
+    def __init__(self, model_path: Path, model_id: str, opts: AsrOptions):
+        self.model_path = Path(model_path)
+        self.model_id = model_id
+        self.opts = opts
+
+    def effective_settings(self) -> dict[str, Any]:
+        """The settings this backend really uses (recorded in the manifest)."""
+        return asdict(self.opts)
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def transcribe(self, audio_path: Path, chunks: list[dict]) -> AsrResult:
+        raise NotImplementedError
+
+
+def _segment(start: float, end: float, text: str, avg_logprob: float, no_speech_prob: float,
+             compression_ratio: float, language: str) -> dict:
+    return {"start": round(start, 3), "end": round(end, 3), "text": text.strip(), "language": language,
+            "avg_logprob": round(float(avg_logprob), 4), "no_speech_prob": round(float(no_speech_prob), 4),
+            "compression_ratio": round(float(compression_ratio), 3)}
+
+
+class FasterWhisperBackend(AsrBackend):
+    """faster-whisper's batched pipeline over the VAD chunks (CTranslate2: CUDA or CPU)."""
+
+    name = "whisperx"
+    model_backend = "faster-whisper"
+    GROUP_BATCHES = 4  # chunks held in memory at once: GROUP_BATCHES * batch_size
+
+    def effective_settings(self) -> dict[str, Any]:
+        settings = asdict(self.opts)
+        settings["device"] = "cpu" if self.opts.device not in ("cuda",) else "cuda"  # CTranslate2 has no MPS
+        return settings
+
+    def load(self) -> None:
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        device = self.effective_settings()["device"]
+        self.model = WhisperModel(str(self.model_path), device=device, compute_type=self.opts.compute_type,
+                                  cpu_threads=self.opts.threads, local_files_only=True)
+        self.pipeline = BatchedInferencePipeline(self.model)
+
+    def _language(self, first_audio: np.ndarray) -> tuple[str, float | None]:
+        if self.opts.language:
+            return self.opts.language, 1.0
+        if not self.model.model.is_multilingual:
+            return "en", 1.0  # an English-only model: nothing to detect
+        language, probability, _ = self.model.detect_language(audio=first_audio)
+        log.info("detected language %s (probability %.2f) on the first speech", language, probability)
+        return language, float(probability)
+
+    def _decode_options(self, language: str) -> dict[str, Any]:
+        o = self.opts
+        return dict(language=language, task=o.task, beam_size=o.beam_size,
+                    compression_ratio_threshold=o.compression_ratio_threshold,
+                    log_prob_threshold=o.log_prob_threshold, no_speech_threshold=o.no_speech_threshold,
+                    initial_prompt=o.initial_prompt, hotwords=o.hotwords, without_timestamps=False,
+                    word_timestamps=False)
+
+    def _failed(self, segments: list[dict]) -> bool:
+        """True when a chunk's decode fails Whisper's thresholds (and is not plain silence)."""
+        o = self.opts
+        if not segments:
+            return False
+        mean_logprob = float(np.mean([s["avg_logprob"] for s in segments]))
+        silent = (o.no_speech_threshold is not None and o.log_prob_threshold is not None
+                  and min(s["no_speech_prob"] for s in segments) > o.no_speech_threshold
+                  and mean_logprob < o.log_prob_threshold)
+        if silent:
+            return False
+        too_repetitive = (o.compression_ratio_threshold is not None
+                          and max(s["compression_ratio"] for s in segments) > o.compression_ratio_threshold)
+        too_unsure = o.log_prob_threshold is not None and mean_logprob < o.log_prob_threshold
+        return too_repetitive or too_unsure
+
+    def _fallback(self, samples: np.ndarray, chunk: dict, language: str) -> list[dict]:
+        """The chunk decoded again with the fallback temperatures (sequential decoder)."""
+        options = self._decode_options(language)
+        segments, _ = self.model.transcribe(samples, temperature=list(self.opts.temperatures[1:]), vad_filter=False,
+                                            condition_on_previous_text=False, **options)
+        return [_segment(chunk["start"] + s.start, min(chunk["end"], chunk["start"] + s.end), s.text, s.avg_logprob,
+                         s.no_speech_prob, s.compression_ratio, language) for s in segments]
+
+    def transcribe(self, audio_path: Path, chunks: list[dict]) -> AsrResult:
+        if not chunks:
+            return AsrResult([], self.opts.language or "und", None, {"chunks": 0, "fallbacks": 0})
+        group_size = max(1, self.opts.batch_size * self.GROUP_BATCHES)
+        groups = [chunks[i : i + group_size] for i in range(0, len(chunks), group_size)]
+        language: str | None = None
+        probability: float | None = None
+        segments: list[dict] = []
+        fallbacks = 0
+        for group in progress(groups, total=len(groups), desc="asr"):
+            pieces = [audio_io.read_window(audio_path, c["start"], c["end"]) for c in group]
+            if language is None:
+                language, probability = self._language(pieces[0])
+            offsets = np.cumsum([0] + [len(p) for p in pieces[:-1]]) / audio_io.SAMPLE_RATE
+            compact = np.concatenate(pieces)
+            clips = [{"start": float(o), "end": float(o) + len(p) / audio_io.SAMPLE_RATE} for o, p in zip(offsets, pieces, strict=False)]
+            decoded, _ = self.pipeline.transcribe(
+                compact, clip_timestamps=clips, vad_filter=False, batch_size=self.opts.batch_size,
+                temperature=self.opts.temperatures[0], log_progress=False, **self._decode_options(language))
+            per_chunk: list[list[dict]] = [[] for _ in group]
+            for seg in decoded:
+                index = int(np.argmin(np.abs(offsets - seg.seek / self.model.frames_per_second)))
+                chunk, shift = group[index], group[index]["start"] - offsets[index]
+                start = max(chunk["start"], seg.start + shift)
+                end = min(chunk["end"], seg.end + shift)
+                per_chunk[index].append(_segment(start, max(start, end), seg.text, seg.avg_logprob, seg.no_speech_prob,
+                                                 seg.compression_ratio, language))
+            for index, chunk in enumerate(group):
+                found = per_chunk[index]
+                if len(self.opts.temperatures) > 1 and self._failed(found):
+                    retried = self._fallback(pieces[index], chunk, language)
+                    if retried and np.mean([s["avg_logprob"] for s in retried]) > np.mean([s["avg_logprob"] for s in found]):
+                        log.info("chunk %.1f-%.1f s re-decoded with temperature fallback", chunk["start"], chunk["end"])
+                        found = retried
+                        fallbacks += 1
+                segments.extend(s for s in found if s["text"])
+        return AsrResult(segments, language or "und", probability, {"chunks": len(chunks), "fallbacks": fallbacks})
+
+
+def mlx_available() -> bool:
+    try:
+        import mlx_whisper  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class MlxBackend(AsrBackend):
+    """mlx-whisper on Apple Silicon: one call per VAD chunk, language fixed after the first."""
+
+    name = "mlx"
+    model_backend = "mlx-whisper"
+
+    def effective_settings(self) -> dict[str, Any]:
+        settings = asdict(self.opts)
+        # mlx-whisper has no beam search (its decoder raises) and no hotwords: the glossary
+        # goes into the initial prompt; compute type and device are MLX's own (fp16, GPU).
+        settings["beam_size"] = None
+        settings["hotwords"] = None
+        settings["compute_type"] = "float16"
+        settings["device"] = "mlx"
+        settings["batch_size"] = 1
+        return settings
+
+    def load(self) -> None:
+        try:
+            import mlx_whisper
+        except ImportError as exc:
+            raise RuntimeError("ASR_BACKEND=mlx needs mlx-whisper (macOS on Apple Silicon: ./bootstrap.sh --envs mlx)") from exc
+        self.mlx_whisper = mlx_whisper
+
+    def _call_options(self, language: str | None) -> dict[str, Any]:
+        o = self.opts
+        prompt = o.initial_prompt
+        if o.hotwords and (not prompt or o.hotwords not in prompt):
+            prompt = f"{prompt} {o.hotwords}".strip() if prompt else o.hotwords
+        return dict(path_or_hf_repo=str(self.model_path), language=language, task=o.task,
+                    temperature=tuple(o.temperatures), compression_ratio_threshold=o.compression_ratio_threshold,
+                    logprob_threshold=o.log_prob_threshold, no_speech_threshold=o.no_speech_threshold,
+                    condition_on_previous_text=False, initial_prompt=prompt, word_timestamps=False, verbose=None)
+
+    def transcribe(self, audio_path: Path, chunks: list[dict]) -> AsrResult:
+        language = self.opts.language
+        probability: float | None = 1.0 if language else None
+        segments: list[dict] = []
+        for chunk in progress(chunks, total=len(chunks), desc="asr"):
+            samples = audio_io.read_window(audio_path, chunk["start"], chunk["end"])
+            result = self.mlx_whisper.transcribe(samples, **self._call_options(language))
+            if language is None:
+                language = str(result.get("language") or "und")
+                log.info("detected language %s on the first speech (mlx-whisper gives no probability)", language)
+            for s in result.get("segments", []):
+                start = chunk["start"] + float(s["start"])
+                end = min(chunk["end"], chunk["start"] + float(s["end"]))
+                seg = _segment(start, max(start, end), s.get("text", ""), s.get("avg_logprob", 0.0),
+                               s.get("no_speech_prob", 0.0), s.get("compression_ratio", 0.0), language)
+                if seg["text"]:
+                    segments.append(seg)
+        return AsrResult(segments, language or "und", probability, {"chunks": len(chunks), "fallbacks": None})
+
+
+ASR_BACKENDS: dict[str, type[AsrBackend]] = {"whisperx": FasterWhisperBackend, "mlx": MlxBackend}
+
+
+def is_apple_silicon(system: str | None = None, machine: str | None = None) -> bool:
+    system = (system or platform.system()).lower()
+    machine = (machine or platform.machine()).lower()
+    return system == "darwin" and machine in ("arm64", "aarch64")
+
+
+def choose_backend(setting: str, apple_silicon: bool | None = None, have_mlx: bool | None = None) -> str:
+    """The backend for ASR_BACKEND=``setting``: auto is mlx on Apple Silicon with mlx-whisper, else whisperx."""
+    setting = (setting or "auto").strip().lower()
+    apple_silicon = is_apple_silicon() if apple_silicon is None else apple_silicon
+    if setting == "auto":
+        have_mlx = mlx_available() if have_mlx is None else have_mlx
+        return "mlx" if apple_silicon and have_mlx else "whisperx"
+    if setting not in ASR_BACKENDS:
+        raise ValueError(f"ASR_BACKEND must be auto, {', '.join(ASR_BACKENDS)}; not {setting!r}")
+    if setting == "mlx" and not apple_silicon:
+        raise ValueError("ASR_BACKEND=mlx runs only on macOS with Apple Silicon; use whisperx (or auto) here")
+    return setting
+
+
+def parse_temperatures(text: str) -> tuple[float, ...]:
+    """``"0,0.2,0.4"`` -> (0.0, 0.2, 0.4); ValueError for anything else."""
+    try:
+        values = tuple(float(t) for t in text.replace(" ", "").split(",") if t)
+    except ValueError:
+        raise ValueError(f"temperatures must be comma-separated numbers, not {text!r}") from None
+    if not values:
+        raise ValueError("at least one temperature is needed")
+    return values
+
+
+def select_model(requested: str, backend: str, hw_class: str, cache: Path, root: Path) -> tuple[str, Path, str]:
+    """(model id, cached path, why) for ASR_MODEL=``requested`` on ``backend``.
+
+    An explicit id must be cached (else ModelNotCached names the fix). With ASR_MODEL
+    empty the hardware class's default is used; on a CPU, when that default is not cached,
+    the first cached model of the same backend stands in (larger ones first, the pip-bundled
+    tiny.en last) and the log says how to fetch the default.
+    """
+    from shared import models
+
+    values = {"ASR_MODEL": requested, "ASR_BACKEND": backend}
+    model_id = models.asr_model_id(values, root, hw_class)
+    try:
+        return model_id, Path(models.resolve(model_id, cache, root)), "requested" if requested else "default"
+    except models.ModelNotCached as missing:
+        if requested or hw_class != "cpu":
+            raise
+        wanted = ASR_BACKENDS[backend].model_backend
+        candidates = [spec for spec in models.registry(root).values() if spec.stage == "asr" and spec.backend == wanted]
+        candidates.sort(key=lambda spec: (spec.source == "package", -spec.size_mb))
+        for spec in candidates:
+            try:
+                path = Path(models.resolve(spec.id, cache, root))
+            except models.ModelNotCached:
+                continue
+            log.warning("the default ASR model %s is not cached (%s); using the cached %s", model_id, missing.fix, spec.id)
+            return spec.id, path, f"fallback: {model_id} not cached"
+        raise

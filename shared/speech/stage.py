@@ -1,0 +1,94 @@
+"""What the four speech stages share beyond shared.job: progress, models, glossary, settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def progress(items: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
+    """``items``, with a progress bar on stderr only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield from items
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False)
+
+
+def cache_dir() -> Path:
+    """The model cache: MODEL_CACHE_DIR (the environment manager always sets it), else .cache/."""
+    configured = os.environ.get("MODEL_CACHE_DIR", "")
+    return Path(configured).expanduser() if configured else REPO_ROOT / ".cache"
+
+
+def repo_root() -> Path:
+    return Path(os.environ.get("PIPELINE_ROOT") or REPO_ROOT)
+
+
+class ModelMissing(Exception):
+    """A model the stage needs is not in the cache; the message names the cache-models flag."""
+
+
+def resolve_model(model_id: str) -> Path:
+    """The cached path of ``model_id`` (config/models.toml), or ModelMissing with the fix."""
+    from shared import models
+
+    try:
+        return Path(models.resolve(model_id, cache_dir(), repo_root()))
+    except models.ModelNotCached as exc:
+        raise ModelMissing(str(exc)) from exc
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+def read_glossary(path: str | os.PathLike[str] | None, language: str | None = None) -> list[str]:
+    """Source terms of a glossary TSV (source, target, optional language), in file order.
+
+    Lines starting with ``#`` and blank lines are skipped; a row whose third column names
+    another language than ``language`` is skipped too (no column: it applies everywhere).
+    """
+    if not path:
+        return []
+    terms: list[str] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            cols = [c.strip() for c in line.rstrip("\n").split("\t")]
+            if not cols[0]:
+                continue
+            lang = cols[2] if len(cols) > 2 else ""
+            if lang and language and language != "auto" and lang.split("_")[0] != language.split("_")[0]:
+                continue
+            if cols[0] not in terms:
+                terms.append(cols[0])
+    return terms
+
+
+def quiet_libraries() -> None:
+    """Hold the libraries' own INFO chatter back (a stage's main calls this after logging setup)."""
+    for noisy in ("faster_whisper", "whisperx", "pyannote", "speechbrain", "lightning", "lightning_fabric",
+                  "pytorch_lightning", "numba", "urllib3", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,122 @@
+"""align: transcript.json + audio (+ speech.json) -> aligned.json (every word timed) + transcript.txt.
+
+    python stages/align.py JOB/transcript.json JOB/vocals.wav -o JOB/aligned.json --job-dir JOB
+
+ALIGN=wav2vec2: WhisperX forced alignment with the language's wav2vec2 model from the
+registry (config/models.toml, shared.models.aligner_for); whisper: the ASR model's own
+cross-attention word timestamps (any Whisper language, no extra model); auto: wav2vec2
+where the language's aligner is cached, else whisper; off: words spread over their
+segment. Words the aligner cannot place get interpolated times; word edges are refined
+against the VAD regions of speech.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared import job, settings  # noqa: E402
+from shared.schema import SchemaError, check_kind  # noqa: E402
+from shared.speech import align as align_mod  # noqa: E402
+from shared.speech import audio as audio_io  # noqa: E402
+from shared.speech import stage as speech_stage  # noqa: E402
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("transcript_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="aligned.json")
+@click.option("--speech", "speech_json", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="speech.json for VAD refinement (default: beside TRANSCRIPT_JSON)")
+@click.option("--txt", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="plain-text transcript to write (default: transcript.txt beside --output)")
+@click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the job directory: manifest and logs (default: --output's folder)")
+@click.option("--align", "method_setting", default=lambda: settings.get("ALIGN") or "auto", show_default="ALIGN",
+              type=click.Choice(align_mod.METHODS))
+@click.option("--device", default=lambda: settings.get("DEVICE") or "cpu", show_default="DEVICE")
+@click.option("--compute-type", default=lambda: settings.get("COMPUTE_TYPE") or "int8", show_default="COMPUTE_TYPE")
+@click.option("--threads", type=click.IntRange(0, 1024), default=lambda: settings.get("THREADS") or "0", show_default="THREADS")
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | None, txt: Path | None,
+         job_dir: Path | None, method_setting: str, device: str, compute_type: str, threads: int, verbose: bool) -> None:
+    """Time every word of TRANSCRIPT_JSON against AUDIO."""
+    from shared import models
+
+    job_dir = job_dir or output.parent
+    job_dir.mkdir(parents=True, exist_ok=True)
+    job.configure_logging("align", job_dir, verbose)
+    speech_stage.quiet_libraries()
+    log = logging.getLogger("align")
+    txt = txt or output.with_name("transcript.txt")
+    speech_json = speech_json or transcript_json.with_name("speech.json")
+    try:
+        transcript = check_kind(speech_stage.read_json(transcript_json), "transcript", str(transcript_json))
+    except (SchemaError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="TRANSCRIPT_JSON") from None
+    regions: list[tuple[float, float]] = []
+    if speech_json.is_file():
+        try:
+            speech = check_kind(speech_stage.read_json(speech_json), "speech", str(speech_json))
+        except (SchemaError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--speech") from None
+        regions = [(r["start"], r["end"]) for r in speech["regions"]]
+    else:
+        log.warning("%s not found: word edges are not refined against VAD regions", speech_json)
+    meta = audio_io.info(audio)
+    if meta.sample_rate != audio_io.SAMPLE_RATE:
+        raise click.BadParameter(f"{audio}: {meta.sample_rate} Hz; the speech stages read 16 kHz", param_hint="AUDIO")
+
+    root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
+    language = models.normalise_language(transcript["language"] or "")
+    spec = models.aligner_for(language, root) if language not in ("", "und") else None
+    cached = spec is not None and models.model_state(spec, cache, root) == "cached"
+    method = align_mod.choose_method(method_setting, cached)
+    aligner = None
+    model_id = None
+    try:
+        if method == "wav2vec2":
+            if spec is None:
+                raise click.BadParameter(f"no wav2vec2 aligner is registered for language {language!r}; use ALIGN=whisper "
+                                         "(or add an align-<code> entry to config/models.toml)", param_hint="ALIGN")
+            path = models.resolve(spec.id, cache, root)
+            aligner = align_mod.Wav2Vec2Aligner(language, path, spec.backend, "cuda" if device == "cuda" else "cpu")
+            model_id = spec.id
+        elif method == "whisper":
+            model_id = transcript["model"]
+            if models.get_spec(model_id, root).backend != "faster-whisper":
+                raise click.BadParameter(f"ALIGN=whisper needs a faster-whisper ASR model; {model_id} is not one",
+                                         param_hint="ALIGN")
+            path = models.resolve(model_id, cache, root)
+            aligner = align_mod.WhisperAligner(language or "en", path, device, compute_type, threads)
+    except models.ModelNotCached as exc:
+        raise click.ClickException(str(exc)) from None
+    except models.RegistryError as exc:
+        raise click.BadParameter(str(exc), param_hint="transcript model") from None
+
+    job.remove_stale_temporaries(output)
+    job.remove_stale_temporaries(txt)
+    parameters = {"align": method_setting, "method": method, "language": language, "device": device}
+    with job.StageRun("align", job_dir, [str(transcript_json), str(audio)], [str(output), str(txt)], parameters,
+                      packages=("whisperx", "faster-whisper", "transformers", "torch"), tools=(), model=model_id,
+                      device=device) as run:
+        run.audio_seconds = meta.duration
+        if aligner is not None and transcript["segments"]:
+            aligner.load()
+        segments, counts = align_mod.align_segments(transcript["segments"], aligner, audio, regions, method)
+        aligned = {**transcript, "kind": "aligned", "segments": segments}
+        run.details = counts
+        log.info("%d words timed by %s (%d interpolated)", counts["words"], method, counts["interpolated"])
+        job.write_json(output, aligned)
+        job.write_text(txt, "".join(seg["text"].strip() + "\n" for seg in segments))
+        job.test_pause("align")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""asr: vocals.wav + speech.json -> transcript.json (segments, language, scores, removals).
+
+    python stages/asr.py JOB/vocals.wav JOB/speech.json -o JOB/transcript.json --job-dir JOB
+
+Decodes the VAD stage's chunks (no second VAD pass) with the backend of ASR_BACKEND
+(auto: mlx-whisper on Apple Silicon, else faster-whisper batched) and the model of
+ASR_MODEL (empty: the hardware class's default from config/models.toml). SRC=auto detects
+the language on the first speech and records its probability. The glossary's source
+terms become the initial prompt and hotwords. Hallucination guards then remove text
+outside VAD speech, repetition loops and low-confidence stock phrases; every removal is
+listed in transcript.json ("removed"), the log and the manifest.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared import job, settings  # noqa: E402
+from shared.schema import SCHEMA_VERSION, SchemaError, check_kind  # noqa: E402
+from shared.speech import asr as asr_mod  # noqa: E402
+from shared.speech import audio as audio_io  # noqa: E402
+from shared.speech import guards  # noqa: E402
+from shared.speech import stage as speech_stage  # noqa: E402
+
+
+def _setting(name: str, fallback: str = ""):
+    return lambda: settings.get(name) or fallback
+
+
+def _optional_float(text: str, name: str) -> float | None:
+    text = (text or "").strip()
+    if not text or text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a number", param_hint=name) from None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("speech_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="transcript.json")
+@click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the job directory: manifest and logs (default: --output's folder)")
+@click.option("--backend", default=_setting("ASR_BACKEND", "auto"), show_default="ASR_BACKEND",
+              type=click.Choice(["auto", *asr_mod.ASR_BACKENDS]))
+@click.option("--model", "model_setting", default=_setting("ASR_MODEL"), show_default="ASR_MODEL",
+              help="model id of config/models.toml (empty: the hardware class default)")
+@click.option("--language", default=_setting("SRC", "auto"), show_default="SRC", help="auto or a language code")
+@click.option("--task", default=_setting("ASR_TASK", "transcribe"), show_default="ASR_TASK",
+              type=click.Choice(["transcribe", "translate"]))
+@click.option("--beam-size", type=click.IntRange(1, 20), default=_setting("ASR_BEAM_SIZE", "5"), show_default="ASR_BEAM_SIZE")
+@click.option("--temperatures", default=_setting("ASR_TEMPERATURES", "0,0.2,0.4,0.6,0.8,1.0"), show_default="ASR_TEMPERATURES")
+@click.option("--compression-ratio-threshold", default=_setting("ASR_COMPRESSION_RATIO_THRESHOLD", "2.4"),
+              show_default="ASR_COMPRESSION_RATIO_THRESHOLD")
+@click.option("--logprob-threshold", default=_setting("ASR_LOGPROB_THRESHOLD", "-1.0"), show_default="ASR_LOGPROB_THRESHOLD")
+@click.option("--no-speech-threshold", default=_setting("ASR_NO_SPEECH_THRESHOLD", "0.6"), show_default="ASR_NO_SPEECH_THRESHOLD")
+@click.option("--glossary", default=_setting("GLOSSARY"), show_default="GLOSSARY", help="TSV: source term, target term, language")
+@click.option("--device", default=_setting("DEVICE", "cpu"), show_default="DEVICE")
+@click.option("--compute-type", default=_setting("COMPUTE_TYPE", "int8"), show_default="COMPUTE_TYPE")
+@click.option("--batch-size", type=click.IntRange(1, 256), default=_setting("BATCH_SIZE", "4"), show_default="BATCH_SIZE")
+@click.option("--threads", type=click.IntRange(0, 1024), default=_setting("THREADS", "0"), show_default="THREADS")
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, backend: str, model_setting: str,
+         language: str, task: str, beam_size: int, temperatures: str, compression_ratio_threshold: str,
+         logprob_threshold: str, no_speech_threshold: str, glossary: str, device: str, compute_type: str,
+         batch_size: int, threads: int, verbose: bool) -> None:
+    """Transcribe the speech chunks of SPEECH_JSON from AUDIO."""
+    from shared import models
+
+    job_dir = job_dir or output.parent
+    job_dir.mkdir(parents=True, exist_ok=True)
+    job.configure_logging("asr", job_dir, verbose)
+    speech_stage.quiet_libraries()
+    log = speech_stage.logging.getLogger("asr")
+
+    try:
+        speech = check_kind(speech_stage.read_json(speech_json), "speech", str(speech_json))
+    except (SchemaError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="SPEECH_JSON") from None
+    meta = audio_io.info(audio)
+    if meta.sample_rate != audio_io.SAMPLE_RATE:
+        raise click.BadParameter(f"{audio}: {meta.sample_rate} Hz; the speech stages read 16 kHz", param_hint="AUDIO")
+    if glossary and not Path(glossary).is_file():
+        raise click.BadParameter(f"{glossary}: no such file", param_hint="GLOSSARY")
+    lang = models.normalise_language(language)
+    lang = None if lang in ("", "auto") else lang
+    terms = speech_stage.read_glossary(glossary or None, lang)
+    prompt, hotwords = asr_mod.glossary_prompt(terms)
+    try:
+        opts = asr_mod.AsrOptions(
+            language=lang, task=task, beam_size=beam_size, temperatures=asr_mod.parse_temperatures(temperatures),
+            compression_ratio_threshold=_optional_float(compression_ratio_threshold, "ASR_COMPRESSION_RATIO_THRESHOLD"),
+            log_prob_threshold=_optional_float(logprob_threshold, "ASR_LOGPROB_THRESHOLD"),
+            no_speech_threshold=_optional_float(no_speech_threshold, "ASR_NO_SPEECH_THRESHOLD"),
+            initial_prompt=prompt, hotwords=hotwords, batch_size=batch_size, device=device or "cpu",
+            compute_type=compute_type or "int8", threads=threads)
+        name = asr_mod.choose_backend(backend)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="ASR settings") from None
+
+    root = speech_stage.repo_root()
+    hw_class = models.hardware_class(root, {"DEVICE": device})
+    try:
+        model_id, model_path, why = asr_mod.select_model(model_setting, name, hw_class, speech_stage.cache_dir(), root)
+    except models.ModelNotCached as exc:
+        raise click.ClickException(str(exc)) from None
+    except models.RegistryError as exc:
+        raise click.BadParameter(str(exc), param_hint="ASR_MODEL") from None
+    spec = models.get_spec(model_id, root)
+    if lang and spec.languages and "*" not in spec.languages and lang not in spec.languages:
+        raise click.BadParameter(f"model {model_id} only knows {', '.join(spec.languages)}, not SRC={language}",
+                                 param_hint="SRC / ASR_MODEL")
+    decoder = asr_mod.ASR_BACKENDS[name](model_path, model_id, opts)
+    chunks = speech["chunks"]
+    regions = [(r["start"], r["end"]) for r in speech["regions"]]
+
+    job.remove_stale_temporaries(output)
+    parameters = {"backend": name, "model": model_id, "model_choice": why, **decoder.effective_settings(),
+                  "glossary": glossary or None, "glossary_terms": len(terms)}
+    with job.StageRun("asr", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,
+                      packages=("faster-whisper", "ctranslate2", "mlx-whisper"), tools=(), model=model_id,
+                      device=parameters["device"]) as run:
+        run.audio_seconds = meta.duration
+        if chunks:
+            decoder.load()
+        result = decoder.transcribe(audio, chunks)
+        if result.language == "und" and len(spec.languages) == 1 and spec.languages[0] != "*":
+            result.language = spec.languages[0]  # no speech to detect on; the model knows one language
+        kept, removed = guards.apply_guards(result.segments, regions, guards.GuardOptions(
+            no_speech_threshold=opts.no_speech_threshold if opts.no_speech_threshold is not None else 1.0,
+            log_prob_threshold=opts.log_prob_threshold if opts.log_prob_threshold is not None else -99.0))
+        for item in removed:
+            log.info("removed %s at %.2f-%.2f s: %r", item["reason"], item["start"], item["end"], item["text"])
+        for index, seg in enumerate(kept):
+            seg["id"] = index
+        transcript = {
+            "schema_version": SCHEMA_VERSION, "kind": "transcript", "language": result.language,
+            "language_probability": result.language_probability, "backend": name, "model": model_id,
+            "duration": round(meta.duration, 3), "segments": kept, "removed": removed,
+        }
+        run.details = {**result.details, "segments": len(kept), "removed": removed, "language": result.language,
+                       "language_probability": result.language_probability}
+        job.write_json(output, transcript)
+        job.test_pause("asr")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""separate: audio.wav -> vocals.wav (Demucs vocals, 16 kHz mono) or a declared pass-through.
+
+    python stages/separate.py JOB/audio.wav -o JOB/vocals.wav --job-dir JOB
+
+SEPARATE=auto separates with CUDA or MPS and passes through on a CPU (Demucs costs more
+than it gives there); the decision is recorded in the manifest either way. Separation
+runs in overlapping windows (SEPARATE_WINDOW seconds), so peak memory does not grow with
+the input's length. The model is the hardware class's separation model (htdemucs) from
+the cache; --model demucs_unittest uses demucs' own untrained test model (tests).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared import job, settings  # noqa: E402
+from shared.speech import audio as audio_io  # noqa: E402
+from shared.speech import separate as sep_mod  # noqa: E402
+from shared.speech import stage as speech_stage  # noqa: E402
+
+
+def _link_or_copy(source: Path, target: Path) -> str:
+    """Put ``source``'s bytes at ``target`` atomically: a hard link where possible, else a copy."""
+    with job.atomic_path(target) as tmp:
+        try:
+            os.link(source, tmp)
+            how = "hard link"
+        except OSError:
+            shutil.copyfile(source, tmp)
+            how = "copy"
+    return how
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="vocals.wav")
+@click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the job directory: manifest and logs (default: --output's folder)")
+@click.option("--separate", "setting", default=lambda: settings.get("SEPARATE") or "auto", show_default="SEPARATE",
+              type=click.Choice(["auto", "on", "off"]))
+@click.option("--model", "model_id", default="", help="demucs model id (default: the hardware class's; demucs_unittest: tests)")
+@click.option("--device", default=lambda: settings.get("DEVICE") or "cpu", show_default="DEVICE")
+@click.option("--window", type=click.FloatRange(10.0, 600.0), default=lambda: settings.get("SEPARATE_WINDOW") or "60",
+              show_default="SEPARATE_WINDOW", help="seconds separated at a time")
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id: str, device: str, window: float,
+         verbose: bool) -> None:
+    """Write the vocals of AUDIO (or AUDIO itself, declared, when separation is off)."""
+    from shared import models
+
+    job_dir = job_dir or output.parent
+    job_dir.mkdir(parents=True, exist_ok=True)
+    job.configure_logging("separate", job_dir, verbose)
+    speech_stage.quiet_libraries()
+    meta = audio_io.info(audio)
+    if meta.sample_rate != audio_io.SAMPLE_RATE or meta.channels != 1:
+        raise click.BadParameter(f"{audio}: {meta.sample_rate} Hz, {meta.channels} channel(s); expected 16 kHz mono "
+                                 "(re-run demux)", param_hint="AUDIO")
+    enabled = sep_mod.choose(setting, device)
+    root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
+    path = None
+    if enabled:
+        model_id = model_id or models.default_model("separation", models.hardware_class(root, {"DEVICE": device}), root)
+        if model_id != sep_mod.TEST_MODEL:
+            try:
+                path = models.resolve(model_id, cache, root)
+            except models.ModelNotCached as exc:
+                raise click.ClickException(str(exc)) from None
+            except models.RegistryError as exc:
+                raise click.BadParameter(str(exc), param_hint="--model") from None
+    why = {"on": "SEPARATE=on", "off": "SEPARATE=off"}.get(setting, f"SEPARATE=auto on {device}")
+    parameters = {"separate": setting, "enabled": enabled, "decision": f"{'separate' if enabled else 'pass-through'} ({why})",
+                  "device": device, "window_s": window}
+    job.remove_stale_temporaries(output)
+    with job.StageRun("separate", job_dir, [str(audio)], [str(output)], parameters, packages=("demucs", "torch"),
+                      tools=(), model=model_id if enabled else None, device=device) as run:
+        run.audio_seconds = meta.duration
+        if not enabled:
+            how = _link_or_copy(audio, output)
+            run.details = {"pass_through": True, "reason": why, "how": how}
+            click.echo(f"separate: pass-through ({why}): vocals.wav is audio.wav ({how})", err=True)
+            return
+        import torch
+
+        if device == "cpu" and os.environ.get("THREADS"):
+            torch.set_num_threads(max(1, int(os.environ["THREADS"])))
+        model = sep_mod.load_model(model_id, path)
+        facts = sep_mod.separate_vocals(model, audio, output, window=window, device="cuda" if device == "cuda" else
+                                        ("mps" if device == "mps" else "cpu"))
+        run.details = {"pass_through": False, **facts}
+        job.test_pause("separate")
+
+
+if __name__ == "__main__":
+    main()
