@@ -228,3 +228,19 @@ def test_sigkill_mid_stage_leaves_nothing_done_and_the_next_run_completes(tmp_pa
     assert (job / "audio.wav").is_file() and (job / "media.json").is_file()
     assert not list(job.glob(".*.tmp-*"))  # the killed run's temporaries are gone
     assert make("-q", str(job / "audio.wav"), *args, cwd=mini_repo).returncode == 0
+
+
+def test_settings_precedence_command_line_over_environment_over_dotenv(job_input: dict, mini_repo: Path) -> None:
+    (mini_repo / ".env").write_text("START=1\nEND=3\n")
+    source, out = job_input["source"], job_input["out"]
+    tracks = next(a for a in job_input["args"] if a.startswith("MUX_TRACKS="))
+
+    def clip(*args: str, **env: str) -> tuple[float, float]:
+        result = make("subtitle", *args, tracks, env=clean_env(**env), cwd=mini_repo)
+        assert result.returncode == 0, result.stderr
+        facts = json.loads((job_dir(out) / "media.json").read_text())
+        return facts["clip_start"], facts["clip_end"]
+
+    assert clip(f"FILE={source}", f"OUT_DIR={out}") == (1.0, 3.0)  # .env over pipeline.env
+    assert clip(FILE=str(source), OUT_DIR=str(out), START="0.5") == (0.5, 3.0)  # environment over .env
+    assert clip(f"FILE={source}", f"OUT_DIR={out}", "START=2", START="0.5") == (2.0, 3.0)  # make VAR= over environment
