@@ -1,7 +1,8 @@
 """Profile this machine's hardware and recommend how the stages should use it.
 
 ``python -m shared.hardware detect [--output PATH]`` prints the profile as JSON (or writes
-it atomically to PATH; bootstrap writes ``config/hardware_cache.json``), and
+it atomically to PATH, and only when the hardware differs from what PATH holds; bootstrap
+writes ``config/hardware_cache.json``), and
 ``python -m shared.hardware show [--cache PATH]`` prints a one-line summary of the cached
 profile (or of a fresh detection when there is no cache). Standard library only, so it
 runs in the ``common`` environment and under a bare system Python.
@@ -277,6 +278,25 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def read_profile(path: Path) -> dict[str, Any] | None:
+    """The profile stored at ``path``, or None when there is none or it does not parse."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def same_hardware(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """True when two profiles differ at most in ``detected_at``.
+
+    ``detect --output`` then leaves the file alone, so a re-run of bootstrap on unchanged
+    hardware does not touch it (nothing that depends on its mtime re-runs).
+    """
+    if not isinstance(old, dict):
+        return False
+    return {k: v for k, v in old.items() if k != "detected_at"} == {k: v for k, v in new.items() if k != "detected_at"}
+
+
 def to_json(profile: dict[str, Any]) -> str:
     return json.dumps(profile, indent=2) + "\n"
 
@@ -300,11 +320,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="hardware: %(message)s", stream=sys.stderr)
     args = build_parser().parse_args(argv)
     if args.command == "detect":
-        text = to_json(detect(args.root))
+        profile = detect(args.root)
         if args.output is None:
-            sys.stdout.write(text)
-        else:
-            write_atomic(args.output, text)
+            sys.stdout.write(to_json(profile))
+        elif not same_hardware(read_profile(args.output), profile):
+            write_atomic(args.output, to_json(profile))
         return 0
     cache = args.cache or Path(args.root) / HARDWARE_CACHE
     profile = None

@@ -163,6 +163,7 @@ EOF
   declare -A stamps
   while read -r name; do stamps[$name]=$(mtime "$(stamp_of "$name")"); done < <(planned_envs)
   python_before=$(mtime "$REPO/.venvs/common/bin/python")
+  hardware_before=$(mtime "$REPO/config/hardware_cache.json")
   sleep 1
 
   SECONDS=0
@@ -174,6 +175,7 @@ EOF
     [ "$(mtime "$(stamp_of "$name")")" = "${stamps[$name]}" ]
   done < <(planned_envs)
   [ "$(mtime "$REPO/.venvs/common/bin/python")" = "$python_before" ]
+  [ "$(mtime "$REPO/config/hardware_cache.json")" = "$hardware_before" ]
   [ "$(wc -l <"$UV_LOG")" -eq "$calls_before" ]
   assert_contains "$output" "environments built: none"
 }

@@ -216,6 +216,35 @@ def test_cli_detect_writes_the_file_and_show_summarises_it(tmp_path, capsys):
     assert "device=cuda-from-cache" in capsys.readouterr().out
 
 
+def test_cli_detect_leaves_an_unchanged_profile_alone(tmp_path):
+    out = tmp_path / "hw.json"
+    assert hardware.main(["detect", "--output", str(out)]) == 0
+    first = json.loads(out.read_text())
+    first["detected_at"] = "2000-01-01T00:00:00+00:00"
+    out.write_text(json.dumps(first))
+    os.utime(out, (1_000_000, 1_000_000))
+    assert hardware.main(["detect", "--output", str(out)]) == 0
+    assert out.stat().st_mtime == 1_000_000
+    assert json.loads(out.read_text())["detected_at"] == "2000-01-01T00:00:00+00:00"
+
+    first["cpu_cores"] = first["cpu_cores"] + 64  # the hardware changed: rewritten
+    out.write_text(json.dumps(first))
+    assert hardware.main(["detect", "--output", str(out)]) == 0
+    assert json.loads(out.read_text())["cpu_cores"] == hardware.detect()["cpu_cores"]
+    out.write_text("not json")
+    assert hardware.main(["detect", "--output", str(out)]) == 0
+    assert set(json.loads(out.read_text())) == TOP_KEYS
+
+
+def test_same_hardware_ignores_only_the_time():
+    a = profile(smi=RTX_4090)
+    b = dict(a, detected_at="2030-01-01T00:00:00+00:00")
+    assert hardware.same_hardware(a, b)
+    assert not hardware.same_hardware(a, profile(smi=RTX_3070))
+    assert not hardware.same_hardware(None, a)
+    assert not hardware.same_hardware(["list"], a)
+
+
 def test_cli_detect_prints_json(capsys):
     assert hardware.main(["detect"]) == 0
     assert set(json.loads(capsys.readouterr().out)) == TOP_KEYS
