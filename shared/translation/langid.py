@@ -67,8 +67,8 @@ def script_counts(text: str) -> dict[str, int]:
     """Letters per ISO 15924 script in ``text``."""
     counts: dict[str, int] = {}
     for char in text:
-        if not char.isalpha():
-            continue
+        if not (char.isalpha() or unicodedata.category(char).startswith("M")):
+            continue  # letters and their combining vowel signs count; digits, punctuation do not
         name = unicodedata.name(char, "")
         for prefix, script in _SCRIPTS.items():
             if name.startswith(prefix):

@@ -85,10 +85,7 @@ class StubServer:
             match = _LINE.match(raw)
             if match and not in_context:
                 number, text = match.groups()
-                if " => " in text:
-                    text = text.split(" => ", 1)[1] + " (edited)"
-                else:
-                    text = f"{text} [{body.get('model')}]"
+                text = text.split(" => ", 1)[1] + " (edited)" if " => " in text else f"{text} [{body.get('model')}]"
                 if action == "drop-term":
                     for term in self.glossary_terms:
                         text = text.replace(term, "???")

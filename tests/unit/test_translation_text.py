@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from shared.languages import resolve_language
-from shared.translation.glossary import Glossary, GlossaryError, glossary_files, hotwords, per_film_glossary, read_entries
+from shared.translation.glossary import (
+    Glossary,
+    GlossaryError,
+    glossary_files,
+    hotwords,
+    per_film_glossary,
+    read_entries,
+)
 from shared.translation.langid import identify
 from shared.translation.routing import PairError, choose_backend, indictrans2_direction, model_role
 from shared.translation.sentences import flat_words, group_sentences
