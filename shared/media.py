@@ -159,7 +159,7 @@ def format_time(seconds: float) -> str:
 
 # ---- languages -------------------------------------------------------------------------
 # ISO 639-1 -> (ISO 639-2/B as containers tag it, English name). The common languages of
-# this project; shared/languages.py can replace language_tag() with the full table.
+# this project: the fallback when shared/languages.py (the full table) does not know a code.
 _LANGUAGES: dict[str, tuple[str, str]] = {
     "hi": ("hin", "Hindi"), "en": ("eng", "English"), "bn": ("ben", "Bengali"), "ta": ("tam", "Tamil"),
     "te": ("tel", "Telugu"), "mr": ("mar", "Marathi"), "gu": ("guj", "Gujarati"), "kn": ("kan", "Kannada"),
@@ -186,6 +186,16 @@ def language_tag(code: str) -> tuple[str, str]:
     base = text.split("_", 1)[0]
     if not base or base in ("und", "auto"):
         return "und", "Unknown"
+    try:  # the full table of the translation stage, where it exists
+        from shared.languages import UnknownLanguage, resolve_language
+    except ImportError:
+        pass
+    else:
+        try:
+            found = resolve_language(code.strip())
+            return found.iso639_2b, found.name
+        except UnknownLanguage:
+            pass
     base = _ALIASES.get(base, base)
     if base in _LANGUAGES:
         return _LANGUAGES[base]
