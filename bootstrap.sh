@@ -370,7 +370,11 @@ read_plan() {
     return 1
   fi
   log_line "$output"
-  mapfile -t PLAN <<<"$output"
+  local line
+  PLAN=()
+  while IFS= read -r line; do
+    if [[ -n $line ]]; then PLAN+=("$line"); fi
+  done <<<"$output"
   [[ -n ${PLAN[0]:-} ]] || {
     err "plan: the environment manager listed no environment for this platform"
     return 1
@@ -385,7 +389,9 @@ select_envs() { # keep common plus the --envs names; a name not built here is a 
   IFS=',' read -r -a names <<<"$OPT_ENVS"
   for name in "${names[@]}"; do
     found=0
-    for line in "${PLAN[@]}"; do [[ ${line%%$'\t'*} == "$name" ]] && found=1; done
+    for line in "${PLAN[@]}"; do
+      if [[ ${line%%$'\t'*} == "$name" ]]; then found=1; fi
+    done
     ((found)) || usage_error "environment '$name' is not built on this platform ($(plan_python_tag))"
   done
   for line in "${PLAN[@]}"; do
@@ -438,7 +444,7 @@ build_envs() {
   for line in "${PLAN[@]}"; do
     IFS=$'\t' read -r name requirements state _ <<<"$line"
     # On Python 3.10 read_plan has built common already.
-    if [[ " ${BUILT[*]} " == *" $name "* ]]; then continue; fi
+    if [[ " ${BUILT[*]:-} " == *" $name "* ]]; then continue; fi
     build_env "$name" "$requirements" "$state"
   done
   CURRENT_STEP="environments"
@@ -512,8 +518,10 @@ open_log() {
   : >"$LOG_FILE"
   log_line "bootstrap.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) in $ROOT"
   if ((OPT_DEBUG)); then
-    exec {trace_fd}>>"$LOG_FILE"
-    BASH_XTRACEFD=$trace_fd
+    # fd 9 is the trace's own handle on the log (bash < 4.1, e.g. macOS /bin/bash,
+    # ignores BASH_XTRACEFD and traces to the terminal instead).
+    exec 9>>"$LOG_FILE"
+    BASH_XTRACEFD=9
     PS4='+ ${FUNCNAME[0]:-main}:${LINENO}: '
     set -x
   fi
