@@ -20,7 +20,7 @@ EM := "$(COMMON_PY)" -m shared.environment_manager
 # A verb that needs an environment checks it first and stops with the one-line fix.
 need-env = @test -x "$(call VENV_PY,$(1))" || { echo "make: the $(1) environment is not built: run ./bootstrap.sh --envs $(1)" >&2; exit 2; }
 
-.PHONY: help bootstrap cache-models test test-fast lint clean env-list check
+.PHONY: help bootstrap cache-models test test-fast lint clean env-list check qc
 
 ## Show the verbs (default)
 help:
@@ -46,6 +46,12 @@ env-list:
 check:
 	$(call need-env,common)
 	@$(EM) check $(if $(WORKFLOW),--workflow "$(WORKFLOW)")
+
+## Check a subtitle file against the rules: make qc SUBS=file.srt|vtt|ass [FPS=25] (fails on any violation)
+qc:
+	$(call need-env,common)
+	@test -n "$${SUBS:-}" || { echo "make qc: set SUBS=path/to/file.srt (or .vtt/.ass)" >&2; exit 2; }
+	@"$(COMMON_PY)" "$(ROOT)/stages/subtitle.py" check "$$SUBS" $(if $(FPS),--fps "$$FPS") --strict
 
 ## Run every test that can run on this machine, lint included (PYTEST_ARGS to narrow)
 test: lint
@@ -97,8 +103,8 @@ clean:
 # muxes hand-made subtitle tracks instead of the subtitle stage's.
 
 JOB_VERBS := transcribe translate subtitle status
-NON_JOB_VERBS := help bootstrap cache-models env-list check test test-fast lint clean
-SETTING_NAMES := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' "$(ROOT)/config/pipeline.env") MUX_TRACKS
+NON_JOB_VERBS := help bootstrap cache-models env-list check qc test test-fast lint clean
+SETTING_NAMES := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' "$(ROOT)/config/pipeline.env")
 $(foreach v,$(SETTING_NAMES),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
 
 ifneq ($(filter $(JOB_VERBS),$(MAKECMDGOALS)),)

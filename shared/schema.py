@@ -133,6 +133,21 @@ class Translation(TypedDict):
     sentences: list[Sentence]
 
 
+# ---- subtitle: subs/tracks.json (read by mux) -------------------------------------------
+class SubtitleTrack(TypedDict, total=False):
+    role: Literal["source", "target", "bilingual"]
+    language: str  # the track's language code (source/target)
+    languages: list[str]  # bilingual only: [source, target]
+    title: str  # optional; mux builds "Hindi", "English (translated)", "Hindi + English"
+    files: dict[str, str]  # format (srt, vtt, ass) -> path relative to the folder of tracks.json
+
+
+class SubtitleTracks(TypedDict):
+    schema_version: int
+    kind: Literal["subtitles"]
+    tracks: list[SubtitleTrack]
+
+
 def check_kind(data: Any, kind: str | tuple[str, ...], path: str = "") -> dict:
     """``data`` if it is a job file of ``kind`` and this schema version; else SchemaError."""
     kinds = (kind,) if isinstance(kind, str) else kind
