@@ -219,10 +219,11 @@ def hardware_class(root: Path, values: Mapping[str, str] | None = None) -> str:
             profile = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             profile = {}
+    recommended = profile.get("recommended", {})
     if not device:
-        if profile.get("hardware_class") in HARDWARE_CLASSES:
-            return str(profile["hardware_class"])
-        device = str(profile.get("recommended", {}).get("device", ""))
+        if recommended.get("hardware_class") in HARDWARE_CLASSES:
+            return str(recommended["hardware_class"])
+        device = str(recommended.get("device", ""))
     if device == "cuda":
         return "cuda"
     if device == "mps":

@@ -191,3 +191,14 @@ def test_registry_errors_name_the_problem(tmp_path, monkeypatch, body, message):
     monkeypatch.setenv("MODELS_TOML", str(path))
     with pytest.raises(models.RegistryError, match=message):
         models.registry(ROOT)
+
+
+def test_hardware_class_reads_bootstraps_profile(tmp_path):
+    (tmp_path / "config").mkdir()
+    profile = tmp_path / "config" / "hardware_cache.json"
+    assert models.hardware_class(tmp_path) == "cpu"  # no profile yet: the safe class
+    profile.write_text(json.dumps({"recommended": {"device": "cuda", "hardware_class": "cuda"}}))
+    assert models.hardware_class(tmp_path) == "cuda"
+    profile.write_text(json.dumps({"recommended": {"device": "mps", "hardware_class": "apple-silicon"}}))
+    assert models.hardware_class(tmp_path) == "apple-silicon"
+    assert models.hardware_class(tmp_path, {"DEVICE": "cpu"}) == "cpu"  # the user's DEVICE wins
