@@ -163,7 +163,8 @@ def _use_local_sentence_splitter(wxa) -> None:
         except LookupError:
             return WholeText()
 
-    if getattr(wxa.nltk_load, "__name__", "") != "load":
+    if not getattr(wxa.nltk_load, "offline_fallback", False):
+        load.offline_fallback = True  # type: ignore[attr-defined]
         wxa.nltk_load = load
 
 

@@ -1,0 +1,146 @@
+"""Pure logic of the speech package: chunking, interpolation, refinement, backend choice, MLX settings.
+
+These modules use numpy, which lives in the ml environment, so each check runs there as
+a short script (skipped when the ml environment is not built). mlx_whisper is replaced by
+a fake module: its selection and the settings passed to it are what is tested.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ML_PYTHON = REPO / ".venvs" / "ml" / "bin" / "python"
+pytestmark = [pytest.mark.ml, pytest.mark.skipif(not ML_PYTHON.exists(), reason="the ml environment is not built")]
+
+
+def run_ml(code: str) -> None:
+    proc = subprocess.run([str(ML_PYTHON), "-c", textwrap.dedent(code)], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_regions_merge_into_chunks_of_at_most_30_s():
+    run_ml("""
+        from shared.speech import vad
+        regions = [(0.5, 10.0), (11.0, 25.0), (26.0, 33.0), (40.0, 110.0)]
+        chunks = vad.merge_chunks(regions, 30.0)
+        assert all(c["end"] - c["start"] <= 30.0 + 1e-6 for c in chunks), chunks
+        assert chunks[0] == {"start": 0.5, "end": 25.0, "regions": [{"start": 0.5, "end": 10.0}, {"start": 11.0, "end": 25.0}]}
+        assert [c["start"] for c in chunks] == [0.5, 26.0, 40.0, 63.333, 86.667]
+        covered = sum(r["end"] - r["start"] for c in chunks for r in c["regions"])
+        assert abs(covered - sum(b - a for a, b in regions)) < 0.01
+    """)
+
+
+def test_binarize_hysteresis_gaps_short_regions_and_padding():
+    run_ml("""
+        import numpy as np
+        from shared.speech.vad import VadOptions, binarize
+        probs = np.zeros(1000)            # 10 ms frames, 10 s
+        probs[100:300] = 0.9              # 1.0-3.0 s speech
+        probs[300:310] = 0.4              # dips below onset, above offset (0.35): stays open
+        probs[310:350] = 0.9
+        probs[370:400] = 0.9              # 0.2 s gap: bridged (min_silence 0.3)
+        probs[600:610] = 0.9              # 0.1 s blip: dropped (min_speech 0.25)
+        opts = VadOptions(onset=0.5, min_speech=0.25, min_silence=0.3, padding=0.1)
+        assert binarize(probs, 0.01, opts, 10.0) == [(0.9, 4.1)], binarize(probs, 0.01, opts, 10.0)
+        try:
+            VadOptions(onset=1.5)
+        except ValueError as exc:
+            assert "onset" in str(exc)
+        else:
+            raise AssertionError("onset 1.5 accepted")
+    """)
+
+
+def test_interpolation_and_refinement():
+    run_ml("""
+        from shared.speech.align import interpolate, refine, choose_method
+        words = [{"word": "at", "start": 1.0, "end": 1.2, "score": 0.9, "timed_by": "wav2vec2"},
+                 {"word": "7:30", "start": None, "end": None, "score": None, "timed_by": None},
+                 {"word": "AM", "start": None, "end": None, "score": None, "timed_by": None},
+                 {"word": "sharp", "start": 2.0, "end": 2.4, "score": 0.8, "timed_by": "wav2vec2"}]
+        interpolate(words, 0.9, 2.5)
+        assert [w["timed_by"] for w in words] == ["wav2vec2", "interpolated", "interpolated", "wav2vec2"]
+        assert words[1]["start"] == 1.2 and words[2]["end"] == 2.0 and words[1]["end"] == words[2]["start"]
+        assert words[1]["end"] - words[1]["start"] > words[2]["end"] - words[2]["start"]   # by character share
+        lone = [{"word": "hello", "start": None, "end": None}, {"word": "you", "start": None, "end": None}]
+        interpolate(lone, 3.0, 4.0)
+        assert lone[0]["start"] == 3.0 and lone[1]["end"] == 4.0
+        # a word starting in silence moves to its region's start; one fully in silence to the nearest edge
+        moved = refine([{"word": "a", "start": 0.6, "end": 1.5}, {"word": "b", "start": 5.2, "end": 5.4}],
+                       [(1.0, 5.0)])
+        assert moved[0]["start"] == 1.0 and moved[1]["end"] == 5.0 and moved[1]["start"] >= moved[0]["start"]
+        assert choose_method("auto", True) == "wav2vec2" and choose_method("auto", False) == "whisper"
+        assert choose_method("off", True) == "off"
+    """)
+
+
+def test_backend_selection_and_mlx_settings_with_the_library_mocked():
+    run_ml("""
+        import sys, types
+        from pathlib import Path
+        import numpy as np
+        import soundfile as sf, tempfile, os
+        from shared.speech import asr
+        # selection: auto is mlx only on Apple Silicon with mlx-whisper importable
+        assert asr.choose_backend("auto", apple_silicon=True, have_mlx=True) == "mlx"
+        assert asr.choose_backend("auto", apple_silicon=True, have_mlx=False) == "whisperx"
+        assert asr.choose_backend("auto", apple_silicon=False, have_mlx=True) == "whisperx"
+        assert asr.choose_backend("whisperx", apple_silicon=True) == "whisperx"
+        try:
+            asr.choose_backend("mlx", apple_silicon=False)
+        except ValueError as exc:
+            assert "Apple Silicon" in str(exc)
+        else:
+            raise AssertionError("mlx accepted off a Mac")
+        assert asr.is_apple_silicon("Darwin", "arm64") and not asr.is_apple_silicon("Linux", "aarch64")
+
+        calls = []
+        fake = types.ModuleType("mlx_whisper")
+        def transcribe(audio, **kw):
+            calls.append((len(audio), kw))
+            return {"language": "hi", "segments": [{"start": 0.2, "end": 1.0, "text": " namaste", "avg_logprob": -0.3,
+                                                     "no_speech_prob": 0.02, "compression_ratio": 1.1}]}
+        fake.transcribe = transcribe
+        sys.modules["mlx_whisper"] = fake
+        assert asr.mlx_available()
+        tmp = tempfile.mkdtemp(); wav = os.path.join(tmp, "a.wav")
+        sf.write(wav, np.zeros(16000 * 10, dtype=np.float32), 16000)
+        opts = asr.AsrOptions(language=None, beam_size=5, temperatures=(0.0, 0.4), initial_prompt="Glossary: Ravi.",
+                              hotwords="Ravi, Chennai", compute_type="int8")
+        backend = asr.MlxBackend(Path("/models/mlx-small"), "mlx-small", opts)
+        backend.load()
+        result = backend.transcribe(Path(wav), [{"start": 1.0, "end": 3.0}, {"start": 5.0, "end": 6.5}])
+        assert [n for n, _ in calls] == [32000, 24000]
+        first, second = calls[0][1], calls[1][1]
+        assert first["language"] is None and second["language"] == "hi"     # detected once, then fixed
+        assert first["path_or_hf_repo"] == "/models/mlx-small" and first["task"] == "transcribe"
+        assert first["temperature"] == (0.0, 0.4) and first["condition_on_previous_text"] is False
+        assert "beam_size" not in first                                       # mlx-whisper has no beam search
+        assert "Ravi, Chennai" in first["initial_prompt"] and "Glossary: Ravi." in first["initial_prompt"]
+        assert result.language == "hi" and result.language_probability is None
+        assert [(s["start"], s["end"], s["text"]) for s in result.segments] == [(1.2, 2.0, "namaste"), (5.2, 6.0, "namaste")]
+        eff = backend.effective_settings()
+        assert eff["beam_size"] is None and eff["device"] == "mlx" and eff["hotwords"] is None
+        assert asr.ASR_BACKENDS["mlx"] is asr.MlxBackend and asr.ASR_BACKENDS["whisperx"] is asr.FasterWhisperBackend
+        assert asr.parse_temperatures("0, 0.2,0.4") == (0.0, 0.2, 0.4)
+        assert asr.glossary_prompt(["Ravi", "Chennai"]) == ("Glossary: Ravi, Chennai.", "Ravi, Chennai")
+    """)
+
+
+def test_glossary_source_terms(tmp_path):
+    from shared.speech.stage import read_glossary
+
+    tsv = tmp_path / "g.tsv"
+    rows = [["# source", "target", "lang"], ["Ravi", "Ravi"], ["Chennai", "சென்னை", "ta"], ["Dilli", "Delhi", "hi"], [""],
+            ["Ravi", "Ravi"]]
+    tsv.write_text("".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+    assert read_glossary(tsv, "hi") == ["Ravi", "Dilli"]
+    assert read_glossary(tsv, None) == ["Ravi", "Chennai", "Dilli"]
+    assert read_glossary(None) == []
