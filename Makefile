@@ -108,8 +108,23 @@ SETTING_NAMES := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' "$(ROOT)/confi
 $(foreach v,$(SETTING_NAMES),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
 
 ifneq ($(filter $(JOB_VERBS),$(MAKECMDGOALS)),)
-  ifeq ($(strip $(FILE)),)
-    $(error FILE is not set: run e.g. make $(firstword $(filter $(JOB_VERBS),$(MAKECMDGOALS))) FILE=path/to/video.mkv)
+  ifeq ($(strip $(FILE))$(strip $(DIR)),)
+    $(error FILE is not set: run e.g. make $(firstword $(filter $(JOB_VERBS),$(MAKECMDGOALS))) FILE=path/to/video.mkv (or DIR=folder/ for every media file in it))
+  endif
+  ifneq ($(strip $(FILE)),)
+    ifneq ($(strip $(DIR)),)
+      $(error set FILE= (one file) or DIR= (a folder), not both)
+    endif
+  endif
+endif
+
+# A run that can change the job holds its run lock until make ends (shared.job
+# start_run_lock): a second make on the same job stops with a message. `status` and
+# make -n/-q/-t only look, so they take no lock.
+MAKE_FLAG_LETTERS := $(filter-out -%,$(firstword $(MAKEFLAGS)))
+ifeq ($(findstring n,$(MAKE_FLAG_LETTERS))$(findstring q,$(MAKE_FLAG_LETTERS))$(findstring t,$(MAKE_FLAG_LETTERS)),)
+  ifneq ($(filter-out status $(NON_JOB_VERBS),$(MAKECMDGOALS)),)
+    HOLD_LOCK := --hold-for $$PPID
   endif
 endif
 
@@ -118,7 +133,7 @@ ifneq ($(filter-out $(NON_JOB_VERBS),$(MAKECMDGOALS)),)
 JOB_VARS := $(shell mktemp)
 $(file >$(JOB_VARS))
 $(foreach v,$(SETTING_NAMES),$(if $(filter override,$(origin $(v))),$(file >>$(JOB_VARS),$(v)=$(value $(v)))))
-JOB_INFO := $(shell "$(COMMON_PY)" -m shared.job prepare --vars-file "$(JOB_VARS)"; rm -f "$(JOB_VARS)")
+JOB_INFO := $(shell "$(COMMON_PY)" -m shared.job prepare --vars-file "$(JOB_VARS)" $(HOLD_LOCK); rm -f "$(JOB_VARS)")
 ifeq ($(JOB_INFO),)
   $(error cannot set up the job for FILE (see the message above))
 endif
@@ -132,7 +147,11 @@ TRACKS := $(if $(MUX_TRACKS),$(MUX_TRACKS),$(J)/subs/tracks.json)
 
 # $(call run-stage,NAME): run stages/NAME.py in its environment, or stop with one line
 # when that stage is not written yet.
-run-stage = test -f "$(ROOT)/stages/$(1).py" || { echo "make: stage $(1) is not available yet (stages/$(1).py does not exist)" >&2; exit 2; }; $(EM) run $(1) -- python "$(ROOT)/stages/$(1).py"
+# The GPU-heavy stages go through shared.gpu_lock: with DEVICE=cuda|mps one of them runs
+# at a time per GPU across every job (make -j, batches, other make runs); on a CPU it
+# only execs the stage.
+GPU_STAGES := separate asr align translate
+run-stage = test -f "$(ROOT)/stages/$(1).py" || { echo "make: stage $(1) is not available yet (stages/$(1).py does not exist)" >&2; exit 2; }; $(if $(filter $(1),$(GPU_STAGES)),"$(COMMON_PY)" -m shared.gpu_lock --stage $(1) -- )$(EM) run $(1) -- python "$(ROOT)/stages/$(1).py"
 
 $(J)/audio.wav $(J)/media.json &: $(P)/demux.json
 	@$(call run-stage,demux) -o "$(J)/audio.wav" --media-json "$(J)/media.json" --job-dir "$(J)" -- "$$FILE"
@@ -164,19 +183,60 @@ STATUS_TARGETS := demux=$(J)/media.json separate=$(J)/vocals.wav vad=$(J)/speech
 endif
 endif
 
-.PHONY: $(JOB_VERBS)
+# ---- batches: DIR=folder/ runs every media file in it as its own job ----
+# shared.batch lists the files (recursively; see docs/user-guide.md) at parse time into
+# OUT_DIR/.batch/<verb>-<hash>/files.json; item N runs a sub-make with FILE=<file N> in
+# its environment (never in a target name or shell text), so make -j N runs N jobs at
+# once and every job keeps its own run lock. An item records its result and exits 0, so
+# one bad file does not stop the rest; the verb's recipe prints the table and fails when
+# any file failed.
+BATCH_VERBS := transcribe translate subtitle
+ifeq ($(strip $(FILE)),)
+ifneq ($(strip $(DIR)),)
+ifneq ($(filter $(JOB_VERBS),$(MAKECMDGOALS)),)
+BATCH_VERB := $(filter $(BATCH_VERBS),$(MAKECMDGOALS))
+ifneq ($(words $(BATCH_VERB)),1)
+  $(error DIR= runs one of $(BATCH_VERBS) over a folder, one verb at a time (status takes FILE=))
+endif
+ifneq ($(filter-out $(BATCH_VERB) $(NON_JOB_VERBS),$(MAKECMDGOALS)),)
+  $(error DIR= runs one of $(BATCH_VERBS) over a folder, one verb at a time (status takes FILE=))
+endif
+BATCH_VARS := $(shell mktemp)
+$(file >$(BATCH_VARS))
+$(foreach v,$(SETTING_NAMES),$(if $(filter override,$(origin $(v))),$(file >>$(BATCH_VARS),$(v)=$(value $(v)))))
+BATCH_INFO := $(shell "$(COMMON_PY)" -m shared.batch list --verb $(BATCH_VERB) --vars-file "$(BATCH_VARS)"; rm -f "$(BATCH_VARS)")
+ifeq ($(BATCH_INFO),)
+  $(error cannot start the batch for DIR (see the message above))
+endif
+BATCH_STATE := $(word 1,$(BATCH_INFO))
+BATCH_ITEMS := $(addprefix batch-item-,$(shell seq 1 $(word 2,$(BATCH_INFO))))
+endif
+endif
+endif
 
-## Transcribe FILE=...: demux, separate, vad, asr, align (SRC=, AUDIO_TRACK=, START=, END=)
+.PHONY: $(JOB_VERBS) $(BATCH_ITEMS)
+
+ifneq ($(BATCH_STATE),)
+$(BATCH_ITEMS): batch-item-%:
+	@"$(COMMON_PY)" -m shared.batch run-one --state-dir "$(BATCH_STATE)" --index $* -- $(MAKE) --no-print-directory -C "$(ROOT)" $(BATCH_VERB) DIR=
+
+# In a batch the three verbs end with the table of results.
+transcribe translate subtitle: $(BATCH_ITEMS)
+	@"$(COMMON_PY)" -m shared.batch report --state-dir "$(BATCH_STATE)"
+else
+
+## Transcribe FILE=...: demux, separate, vad, asr, align (SRC=, AUDIO_TRACK=, START=, END=; DIR=folder/ for a batch)
 transcribe: $(J)/aligned.json
 	@echo "transcript: $(J)/aligned.json"
 
-## Translate FILE=... into TGT=en,ta and write the subtitle files
+## Translate FILE=... (or DIR=folder/) into TGT=en,ta and write the subtitle files
 translate: $(TRANSLATIONS) $(TRACKS)
 	@echo "subtitles: $(TRACKS)"
 
-## Subtitle FILE=... end to end and mux the tracks into a copy (BURN=1: hard-subtitled too)
+## Subtitle FILE=... (or DIR=folder/, make -j N for N jobs at once) end to end and mux the tracks into a copy (BURN=1: hard-subtitled too)
 subtitle: $(MUXED) $(BURNED)
 	@echo "subtitled: $(MUXED)$(if $(BURNED), and $(BURNED))"
+endif
 
 ## Show each stage of FILE=...'s job: done, out of date or missing, with its time
 status:

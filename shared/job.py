@@ -13,7 +13,10 @@ settings moved. Which settings each stage depends on is the table :data:`STAGE_S
 
 Command line (run with the common interpreter, from the repository root):
 
-    prepare [--vars-file F]   print "JOB_DIR MUX_OUTPUT BURNED|- LANG..." and write the params files
+    prepare [--vars-file F] [--hold-for PID]
+                              print "JOB_DIR MUX_OUTPUT BURNED|- LANG..." and write the params files;
+                              with --hold-for, first take the job's run lock for that make's lifetime
+    hold --job-dir D --pid P  (internal) the process that holds the run lock until P ends
     dir                       print the job directory of FILE
     status --job-dir D --target STAGE=PATH ...
                               each stage: done / out of date / missing, with its time
@@ -50,6 +53,12 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 LOCK_FILE = ".lock"
+# Held by one `make` run for its whole life (see start_run_lock): a second run on the same
+# job stops at once with a message instead of racing the first one's stages.
+RUN_LOCK_FILE = ".run.lock"
+# A run that finds the lock held by a make that has already exited waits this long for
+# the holder process to notice and let go.
+RUN_LOCK_GRACE = 3.0
 SLUG_NAME_MAX = 40
 HASH_CHARS = 8
 
@@ -272,6 +281,88 @@ else:
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def wait_for_exit(pid: int, poll: float = 0.1) -> None:
+    """Return when process ``pid`` has ended (a pidfd where the OS has them, else polling)."""
+    if hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        except OSError:
+            fd = None
+        if fd is not None:
+            import select
+
+            try:
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                poller.poll()
+            finally:
+                os.close(fd)
+            return
+    while _pid_alive(pid):
+        time.sleep(poll)
+
+
+def hold_run_lock(directory: str | os.PathLike[str], owner: int, ack: Any) -> int:
+    """(The holder process.) Lock the job for ``owner``'s lifetime; write ``ok`` or ``busy`` to ``ack`` first."""
+    directory = Path(directory)
+    fh = open(directory / RUN_LOCK_FILE, "a+b")  # noqa: SIM115 - held until the owner ends
+    try:
+        _lock(fh)
+    except OSError:
+        ack.write("busy\n")
+        ack.flush()
+        return 1
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{owner} {now_iso()}\n".encode())
+    fh.flush()
+    ack.write("ok\n")
+    ack.flush()
+    ack.close()
+    wait_for_exit(owner)
+    return 0
+
+
+def run_lock_owner(directory: str | os.PathLike[str]) -> tuple[int | None, str]:
+    """(pid, start time) of the make run that holds the job's run lock, as its holder wrote them."""
+    try:
+        pid_text, _, since = (Path(directory) / RUN_LOCK_FILE).read_text(encoding="utf-8").strip().partition(" ")
+        return int(pid_text), since
+    except (OSError, ValueError):
+        return None, ""
+
+
+def start_run_lock(directory: str | os.PathLike[str], owner: int, grace: float = RUN_LOCK_GRACE) -> None:
+    """Take the job's run lock for process ``owner`` (the make run); JobError when another run holds it.
+
+    A small holder process takes the lock and keeps it until ``owner`` ends, so the lock
+    spans the whole make run (every stage) and is released however make ends, SIGKILL
+    included.
+    """
+    directory = Path(directory)
+    deadline = time.monotonic() + grace
+    while True:
+        holder = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "hold", "--job-dir", str(directory), "--pid", str(owner)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        assert holder.stdout is not None
+        answer = holder.stdout.readline().decode(errors="replace").strip()
+        holder.stdout.close()
+        if answer == "ok":
+            return
+        holder.wait()
+        pid, since = run_lock_owner(directory)
+        if pid is not None and _pid_alive(pid) and pid != owner:
+            raise JobError(f"another make run (pid {pid}, since {since}) is working on the job {directory}: "
+                           f"wait for it to finish, or stop it (kill {pid}) and run make again")
+        if time.monotonic() > deadline:
+            raise JobError(f"the job {directory} stays locked ({directory / RUN_LOCK_FILE}): "
+                           "if no other make run is working on it, end the process holding that file and run make again")
+        time.sleep(0.05)  # the previous run's holder is letting go
+
+
 # ---- parameters ------------------------------------------------------------------------
 def effective_settings(environ: Mapping[str, str] | None = None, root: Path = settings_mod.REPO_ROOT) -> dict[str, str]:
     """Every setting as the stages will see it: flag > env > .env > pipeline.env, hardware filled in."""
@@ -358,8 +449,8 @@ def read_vars_file(path: str | None) -> dict[str, str]:
     return values
 
 
-def prepare(environ: Mapping[str, str]) -> tuple[Path, str, str | None, list[str], list[str]]:
-    """Name FILE's job, create it, write its changed params.
+def prepare(environ: Mapping[str, str], hold_for: int | None = None) -> tuple[Path, str, str | None, list[str], list[str]]:
+    """Name FILE's job, create it, write its changed params (after taking the run lock for ``hold_for``).
 
     Returns (job dir, mux output name, burned copy name or None, target languages, params written).
     """
@@ -375,6 +466,8 @@ def prepare(environ: Mapping[str, str]) -> tuple[Path, str, str | None, list[str
         probe_file.unlink()
     except OSError as exc:
         raise JobError(f"cannot write the job directory {directory}: {exc.strerror or exc} (set OUT_DIR= to a writable folder)") from exc
+    if hold_for is not None:
+        start_run_lock(directory, hold_for)
     with job_lock(directory):
         written = write_parameters(directory, stage_parameters(path, values))
     burned = burn_output_name(path) if is_on(values.get("BURN")) else None
@@ -530,6 +623,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help='print "JOB_DIR MUX_OUTPUT BURNED|- LANG..." and write changed params files')
     p.add_argument("--vars-file", help="NAME=value lines of settings given on make's command line")
+    p.add_argument("--hold-for", type=int, metavar="PID", help="take the job's run lock until process PID (make) ends")
+    p = sub.add_parser("hold", help="(internal) hold the job's run lock until --pid ends")
+    p.add_argument("--job-dir", required=True, type=Path)
+    p.add_argument("--pid", required=True, type=int)
     p = sub.add_parser("dir", help="print the job directory of FILE")
     p.add_argument("--vars-file")
     p = sub.add_parser("status", help="each stage: done / out of date / missing")
@@ -542,8 +639,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         environ = dict(os.environ)
         if args.command in ("prepare", "dir"):
             environ.update(read_vars_file(args.vars_file))
+        if args.command == "hold":
+            return hold_run_lock(args.job_dir, args.pid, sys.stdout)
         if args.command == "prepare":
-            directory, mux_name, burned, languages, _written = prepare(environ)
+            directory, mux_name, burned, languages, _written = prepare(environ, args.hold_for)
             print(" ".join([str(directory), mux_name, burned or "-", *languages]))
         elif args.command == "dir":
             values = settings_mod.resolve(environ=environ)
