@@ -20,7 +20,7 @@ EM := "$(COMMON_PY)" -m shared.environment_manager
 # A verb that needs an environment checks it first and stops with the one-line fix.
 need-env = @test -x "$(call VENV_PY,$(1))" || { echo "make: the $(1) environment is not built: run ./bootstrap.sh --envs $(1)" >&2; exit 2; }
 
-.PHONY: help bootstrap cache-models test test-fast lint clean env-list check qc
+.PHONY: help bootstrap cache-models test test-fast lint clean env-list check qc demo
 
 ## Show the verbs (default)
 help:
@@ -103,7 +103,7 @@ clean:
 # muxes hand-made subtitle tracks instead of the subtitle stage's.
 
 JOB_VERBS := transcribe translate subtitle status
-NON_JOB_VERBS := help bootstrap cache-models env-list check qc test test-fast lint clean
+NON_JOB_VERBS := help bootstrap cache-models env-list check qc test test-fast lint clean demo
 SETTING_NAMES := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' "$(ROOT)/config/pipeline.env")
 $(foreach v,$(SETTING_NAMES),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
 
@@ -165,8 +165,8 @@ $(J)/speech.json: $(J)/vocals.wav $(P)/vad.json
 $(J)/transcript.json: $(J)/vocals.wav $(J)/speech.json $(P)/asr.json
 	@$(call run-stage,asr) "$(J)/vocals.wav" "$(J)/speech.json" -o "$@" --job-dir "$(J)"
 
-$(J)/aligned.json: $(J)/transcript.json $(J)/vocals.wav $(P)/align.json
-	@$(call run-stage,align) "$(J)/transcript.json" "$(J)/vocals.wav" -o "$@" --job-dir "$(J)"
+$(J)/aligned.json $(J)/transcript.txt &: $(J)/transcript.json $(J)/vocals.wav $(J)/speech.json $(P)/align.json
+	@$(call run-stage,align) "$(J)/transcript.json" "$(J)/vocals.wav" -o "$(J)/aligned.json" --job-dir "$(J)"
 
 $(J)/translation.%.json: $(J)/aligned.json $(P)/translate.%.json
 	@$(call run-stage,translate) "$(J)/aligned.json" -o "$@" --language "$*" --job-dir "$(J)"
@@ -226,8 +226,8 @@ transcribe translate subtitle: $(BATCH_ITEMS)
 else
 
 ## Transcribe FILE=...: demux, separate, vad, asr, align (SRC=, AUDIO_TRACK=, START=, END=; DIR=folder/ for a batch)
-transcribe: $(J)/aligned.json
-	@echo "transcript: $(J)/aligned.json"
+transcribe: $(J)/aligned.json $(J)/transcript.txt
+	@echo "transcript: $(J)/aligned.json and $(J)/transcript.txt"
 
 ## Translate FILE=... (or DIR=folder/) into TGT=en,ta and write the subtitle files
 translate: $(TRANSLATIONS) $(TRACKS)
@@ -237,6 +237,10 @@ translate: $(TRANSLATIONS) $(TRACKS)
 subtitle: $(MUXED) $(BURNED)
 	@echo "subtitled: $(MUXED)$(if $(BURNED), and $(BURNED))"
 endif
+
+## Subtitle the sample clip samples/demo.mp4 end to end: bootstraps and fetches small models as needed (ARGS="--no-fetch")
+demo:
+	@"$(ROOT)/samples/demo.sh" $(ARGS)
 
 ## Show each stage of FILE=...'s job: done, out of date or missing, with its time
 status:
