@@ -81,7 +81,7 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "separate": ("SEPARATE", "DEVICE"),
     "vad": ("VAD", "DEVICE"),  # auto picks by device
     "asr": ("ASR_BACKEND", "ASR_MODEL", "SRC", "DEVICE", "COMPUTE_TYPE", "GLOSSARY"),
-    "align": ("ALIGN",),
+    "align": ("ALIGN", "DEVICE", "SRC"),
     "translate": ("TRANSLATOR", "LLM_POSTEDIT", "LLM_BASE_URL", "LLM_MODEL", "GLOSSARY"),  # + the language
     "subtitle": ("SRC", "TGT", "BILINGUAL", "SUB_FORMATS"),
     "mux": ("TGT", "BILINGUAL", "BURN"),

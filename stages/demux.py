@@ -103,6 +103,21 @@ def clip_range(start_text: str, end_text: str, total: float) -> tuple[float, flo
     return start, min(end, total)
 
 
+def expected_audio_seconds(info: dict, track: dict, clip_start: float, clip_end: float) -> float:
+    """Seconds of audio the clip should decode to: the audio stream may end before the video.
+
+    Films often carry a soundtrack a little shorter than the picture; that is not damage.
+    The stream's own end (its start_time + duration, as the container records it) bounds
+    what a complete file can give; a truncated file still falls short of it.
+    """
+    stream = next((s for s in info.get("streams", []) if s.get("index") == track["stream_index"]), {})
+    try:
+        audio_end = float(stream.get("start_time") or 0.0) + float(stream["duration"])
+    except (KeyError, TypeError, ValueError):
+        return clip_end - clip_start
+    return max(0.0, min(clip_end, audio_end) - clip_start)
+
+
 def wav_seconds(path: Path) -> float:
     with wave.open(str(path), "rb") as fh:
         return fh.getnframes() / float(fh.getframerate())
@@ -176,9 +191,10 @@ def main(input_file: Path, output: Path, media_json: Path | None, job_dir: Path 
             except media.MediaError as exc:
                 raise click.BadParameter(f"{input_file}: {exc}; the file looks damaged", param_hint="FILE") from None
             got = wav_seconds(wav_tmp)
-            if got < clip_seconds - SHORTFALL_TOLERANCE_S:
+            expected = expected_audio_seconds(info, tracks[selected], clip_start, clip_end)
+            if got < expected - SHORTFALL_TOLERANCE_S:
                 raise click.BadParameter(
-                    f"{input_file}: decoded only {got:.2f} s of audio where {clip_seconds:.2f} s were expected: "
+                    f"{input_file}: decoded only {got:.2f} s of audio where {expected:.2f} s were expected: "
                     "the file is truncated or damaged", param_hint="FILE")
             json_tmp.write_text(json.dumps(facts, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             job.test_pause("demux")

@@ -206,11 +206,43 @@ class WhisperAligner:
         alignment = self.model.find_alignment(self.tokenizer, [tokens], encoder_output, num_frames)[0]
         merge_punctuations(alignment, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")
         aligned = [a for a in alignment if a["word"].strip()]
-        if [a["word"].strip() for a in aligned] != wanted:
-            log.debug("whisper alignment split %r differently; interpolating it", seg["text"])
+        timed = map_units_to_words(wanted, [(a["word"], float(a["start"]), float(a["end"]), float(a["probability"]))
+                                            for a in aligned])
+        if timed is None:
+            log.debug("whisper alignment of %r does not spell the same text; interpolating it", seg["text"])
             return empty
-        return [{"word": w, "start": round(seg["start"] + float(a["start"]), 3), "end": round(seg["start"] + float(a["end"]), 3),
-                 "score": round(float(a["probability"]), 3), "timed_by": "whisper"} for w, a in zip(wanted, aligned, strict=False)]
+        return [{"word": w, "start": round(seg["start"] + start, 3), "end": round(seg["start"] + end, 3),
+                 "score": round(prob, 3), "timed_by": "whisper"} for w, (start, end, prob) in zip(wanted, timed, strict=True)]
+
+
+def map_units_to_words(wanted: list[str], units: list[tuple[str, float, float, float]]
+                       ) -> list[tuple[float, float, float]] | None:
+    """(start, end, probability) for each wanted word, from aligned units that spell the same text.
+
+    The aligner's units need not split where the words do ("well-timed." may come back as
+    "well" + "-timed."): both are laid on the same run of non-space characters, and a word
+    takes the span from its first overlapping unit's start to its last one's end (its
+    probability is the lowest among them). None when the two spell different text.
+    """
+    def squeeze(text: str) -> str:
+        return "".join(text.split())
+
+    if squeeze("".join(u[0] for u in units)) != squeeze("".join(wanted)):
+        return None
+    unit_spans, pos = [], 0
+    for text, *_ in units:
+        size = len(squeeze(text))
+        unit_spans.append((pos, pos + size))
+        pos += size
+    result, pos = [], 0
+    for word in wanted:
+        lo, hi = pos, pos + len(squeeze(word))
+        pos = hi
+        hits = [u for u, (a, b) in zip(units, unit_spans, strict=True) if a < hi and b > lo]
+        if not hits:
+            return None
+        result.append((hits[0][1], hits[-1][2], min(h[3] for h in hits)))
+    return result
 
 
 def align_segments(segments: list[dict], aligner, audio_path: Path, regions: list[tuple[float, float]],

@@ -154,3 +154,18 @@ def test_failed_run_keeps_the_earlier_good_result(two_tracks: Path, tmp_path: Pa
     assert demux(two_tracks, out, AUDIO_TRACK="7").returncode == 2
     assert demux(two_tracks, out, START="1", END="0.5").returncode == 2
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in before} == before
+
+
+def test_soundtrack_shorter_than_the_picture_is_not_damage(media, tmp_path: Path) -> None:
+    """Films often end their audio before the picture: decode it all and go on."""
+    speech = media.path("short audio.wav")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+                    "-ar", "16000", str(speech)], check=True)
+    video = media.path("long picture.mp4")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=4",
+                    "-i", str(speech), "-c:v", "libx264", "-c:a", "aac", str(video)], check=True)
+    out = tmp_path / "job"
+    result = demux(video, out)
+    assert result.returncode == 0, result.stderr
+    assert abs(wav_seconds(out / "audio.wav") - 2.0) < 0.1
+    assert json.loads((out / "media.json").read_text())["duration"] > 3.5

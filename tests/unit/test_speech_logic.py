@@ -81,6 +81,19 @@ def test_interpolation_and_refinement():
     """)
 
 
+def test_whisper_units_that_split_words_differently_still_time_every_word():
+    run_ml("""
+        from shared.speech.align import map_units_to_words
+        # the tokenizer's units split "well-timed." in two: the word spans both
+        units = [("They", 0.0, 0.2, 0.9), ("well", 0.3, 0.5, 0.8), ("-timed.", 0.5, 0.9, 0.6)]
+        assert map_units_to_words(["They", "well-timed."], units) == [(0.0, 0.2, 0.9), (0.3, 0.9, 0.6)]
+        # one unit covering two words gives both its span
+        assert map_units_to_words(["a", "b"], [("ab", 1.0, 2.0, 0.5)]) == [(1.0, 2.0, 0.5), (1.0, 2.0, 0.5)]
+        # different text: no guessing
+        assert map_units_to_words(["a"], [("x", 0.0, 1.0, 1.0)]) is None
+    """)
+
+
 def test_backend_selection_and_mlx_settings_with_the_library_mocked():
     run_ml("""
         import sys, types
