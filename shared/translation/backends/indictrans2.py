@@ -47,7 +47,8 @@ class IndicTrans2Translator(Translator):
 
         prepared = self.processor.preprocess_batch(batch, src_lang=src_tag, tgt_lang=tgt_tag)
         encoded = self.tokenizer(prepared, truncation=True, padding="longest", max_length=self.options.max_tokens,
-                                 return_tensors="pt", return_attention_mask=True).to(self.device)
+                                 return_tensors="pt", return_attention_mask=True,
+                                 return_token_type_ids=False).to(self.device)
         with torch.inference_mode():
             generated = self.model.generate(**encoded, use_cache=True, min_length=0, num_beams=self.options.beams,
                                             do_sample=False, max_new_tokens=self.options.max_tokens)
