@@ -29,9 +29,7 @@ from pathlib import Path
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 NLLB_REPO = "test-org/tiny-nllb"
 IT2_REPO = "test-org/tiny-indictrans2"
-IT2_TAGS = ("asm_Beng ben_Beng brx_Deva doi_Deva gom_Deva guj_Gujr hin_Deva kan_Knda kas_Arab kas_Deva mai_Deva "
-            "mal_Mlym mar_Deva mni_Beng mni_Mtei npi_Deva ory_Orya pan_Guru san_Deva sat_Olck snd_Arab snd_Deva "
-            "tam_Taml tel_Telu urd_Arab eng_Latn").split()
+IT2_TAGS = ["asm_Beng", "ben_Beng", "brx_Deva", "doi_Deva", "gom_Deva", "guj_Gujr", "hin_Deva", "kan_Knda", "kas_Arab", "kas_Deva", "mai_Deva", "mal_Mlym", "mar_Deva", "mni_Beng", "mni_Mtei", "npi_Deva", "ory_Orya", "pan_Guru", "san_Deva", "sat_Olck", "snd_Arab", "snd_Deva", "tam_Taml", "tel_Telu", "urd_Arab", "eng_Latn"]
 
 CORPUS = [
     "I am going home now.", "Where are you going?", "The film starts at nine.", "My brother is a good man.",
