@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import importlib.metadata
 import json
@@ -59,6 +60,9 @@ RUN_LOCK_FILE = ".run.lock"
 # A run that finds the lock held by a make that has already exited waits this long for
 # the holder process to notice and let go.
 RUN_LOCK_GRACE = 3.0
+RUN_LOCK_RECORD = 64  # bytes: "<make pid> <start time>", padded
+# A stage that fails with one of these says "no space left" in one line, not a traceback.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 SLUG_NAME_MAX = 40
 HASH_CHARS = 8
 
@@ -181,10 +185,20 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:
         yield tmp
+        _commit_pause()
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _commit_pause() -> None:
+    """Sleep before an atomic rename when PIPELINE_TEST_COMMIT_PAUSE is ``<stage>:<seconds>`` and
+    this process runs that stage (PIPELINE_STAGE): lets kill tests stop any stage with its
+    output written but not yet in place."""
+    name, _, seconds = os.environ.get("PIPELINE_TEST_COMMIT_PAUSE", "").partition(":")
+    if name and seconds and name == os.environ.get("PIPELINE_STAGE"):
+        time.sleep(float(seconds))
 
 
 def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
@@ -314,10 +328,12 @@ def hold_run_lock(directory: str | os.PathLike[str], owner: int, ack: Any) -> in
         ack.write("busy\n")
         ack.flush()
         return 1
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"{owner} {now_iso()}\n".encode())
-    fh.flush()
+    try:  # who holds it, for the message a second run prints; written in place (a full disk has no room to grow)
+        fh.seek(0)
+        fh.write(f"{owner} {now_iso()}".ljust(RUN_LOCK_RECORD - 1).encode() + b"\n")
+        fh.flush()
+    except OSError:
+        pass
     ack.write("ok\n")
     ack.flush()
     ack.close()
@@ -510,9 +526,23 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
 def record_stage(directory: str | os.PathLike[str], key: str, entry: Mapping[str, Any]) -> None:
     """Set the manifest entry of ``key`` (a stage, or ``translate.<lang>``) under the job lock."""
     with job_lock(directory):
+        remove_stale_temporaries(Path(directory) / MANIFEST)  # left by a stage killed while recording
         manifest = read_manifest(directory)
         manifest["stages"][key] = dict(entry)
         write_json(Path(directory) / MANIFEST, manifest)
+
+
+class _JobLogFile(logging.FileHandler):
+    """The job's log file; on a full disk it stops writing instead of printing a traceback per line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            if not getattr(self, "_failed", False):
+                self._failed = True
+                print(f"{record.name}: cannot write the log {self.baseFilename}: {error.strerror or error}", file=sys.stderr)
+            return
+        super().handleError(record)
 
 
 def configure_logging(stage: str, directory: str | os.PathLike[str], verbose: bool = False) -> Path:
@@ -523,7 +553,7 @@ def configure_logging(stage: str, directory: str | os.PathLike[str], verbose: bo
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     to_stderr = logging.StreamHandler(sys.stderr)
     to_stderr.setFormatter(logging.Formatter(f"{stage}: %(message)s"))
-    to_file = logging.FileHandler(log_path, encoding="utf-8")
+    to_file = _JobLogFile(log_path, encoding="utf-8")
     to_file.setFormatter(logging.Formatter(f"%(asctime)s {stage} %(levelname)s %(message)s"))
     root.handlers[:] = [to_stderr, to_file]
     return log_path
@@ -561,9 +591,25 @@ class StageRun:
         seconds = round(time.monotonic() - self._t0, 3)
         if exc_type is not None:
             log.info("failed after %.1f s", seconds)
+            if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+                # The atomic writers already removed their temporaries: say what to do, no traceback.
+                log.error("no space left on the disk holding %s (%s): nothing of this stage was kept; free some space "
+                          "(or set OUT_DIR= to a bigger disk) and run make again", self.directory, exc.strerror)
+                raise SystemExit(1) from None
             return
         rtf = round(seconds / self.audio_seconds, 4) if self.audio_seconds else None
         log.info("done in %.1f s%s", seconds, f" (real-time factor {rtf}, {self.audio_seconds:.1f} s of audio)" if rtf is not None else "")
+        try:
+            self._record(seconds, rtf)
+        except OSError as exc:
+            if exc.errno not in DISK_FULL_ERRNOS:
+                raise
+            # The stage's output is in place but unrecorded; the non-zero exit makes Make delete it (.DELETE_ON_ERROR).
+            log.error("no space left on the disk holding %s to record the stage (%s); free some space (or set "
+                      "OUT_DIR= to a bigger disk) and run make again", self.directory, exc.strerror)
+            raise SystemExit(1) from None
+
+    def _record(self, seconds: float, rtf: float | None) -> None:
         record_stage(self.directory, self.key or self.stage, {
             "stage": self.stage,
             "inputs": [str(p) for p in self.inputs],
