@@ -86,7 +86,7 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "vad": ("VAD", "DEVICE"),  # auto picks by device
     "asr": ("ASR_BACKEND", "ASR_MODEL", "SRC", "DEVICE", "COMPUTE_TYPE", "GLOSSARY"),
     "align": ("ALIGN", "DEVICE", "SRC"),
-    "translate": ("TRANSLATOR", "LLM_POSTEDIT", "LLM_BASE_URL", "LLM_MODEL", "GLOSSARY"),  # + the language
+    "translate": ("SRC", "TRANSLATOR", "LLM_POSTEDIT", "LLM_BASE_URL", "LLM_MODEL", "GLOSSARY"),  # + the language
     "subtitle": ("SRC", "TGT", "BILINGUAL", "SUB_FORMATS"),
     "mux": ("TGT", "BILINGUAL", "BURN"),
 }
@@ -407,6 +407,24 @@ def _setting_value(name: str, value: str) -> Any:
     return value
 
 
+GLOSSARY_STAGES = ("asr", "translate")
+
+
+def glossary_hashes(file: str | os.PathLike[str], setting: str) -> dict[str, str]:
+    """sha256 of every glossary file the job reads (config/glossary.tsv, GLOSSARY, <input>.glossary.tsv).
+
+    Editing any of them re-runs the stages that use them; a missing GLOSSARY file is left
+    for the stage to report.
+    """
+    from shared.translation.glossary import GlossaryError, glossary_files
+
+    try:
+        files = glossary_files(settings_mod.REPO_ROOT, setting, file)
+    except GlossaryError:
+        files = []
+    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+
+
 def stage_parameters(file: str | os.PathLike[str], values: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """The params file content of every stage (``translate.<lang>`` per target language)."""
     params: dict[str, dict[str, Any]] = {}
@@ -418,6 +436,8 @@ def stage_parameters(file: str | os.PathLike[str], values: Mapping[str, str]) ->
             source = Path(input_identity(file))
             stat = source.stat()
             entry["input"] = {"path": str(source), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        if stage in GLOSSARY_STAGES:
+            entry["glossaries"] = glossary_hashes(file, values.get("GLOSSARY", ""))
         if stage == "translate":
             for lang in target_languages(values.get("TGT", "")):
                 params[f"translate.{lang}"] = dict(entry, language=lang)

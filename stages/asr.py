@@ -27,6 +27,17 @@ from shared.speech import asr as asr_mod  # noqa: E402
 from shared.speech import audio as audio_io  # noqa: E402
 from shared.speech import guards  # noqa: E402
 from shared.speech import stage as speech_stage  # noqa: E402
+from shared.translation import glossary as glossary_mod  # noqa: E402
+
+
+def job_input_file(job_dir: Path) -> str | None:
+    """The job's input media (for its <name>.glossary.tsv): FILE, else media.json's source."""
+    if settings.get("FILE"):
+        return settings.get("FILE")
+    try:
+        return str(speech_stage.read_json(job_dir / "media.json").get("source") or "") or None
+    except (OSError, ValueError):
+        return None
 
 
 def _setting(name: str, fallback: str = ""):
@@ -88,11 +99,13 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
     meta = audio_io.info(audio)
     if meta.sample_rate != audio_io.SAMPLE_RATE:
         raise click.BadParameter(f"{audio}: {meta.sample_rate} Hz; the speech stages read 16 kHz", param_hint="AUDIO")
-    if glossary and not Path(glossary).is_file():
-        raise click.BadParameter(f"{glossary}: no such file", param_hint="GLOSSARY")
     lang = models.normalise_language(language)
     lang = None if lang in ("", "auto") else lang
-    terms = speech_stage.read_glossary(glossary or None, lang)
+    try:  # the same glossary files the translate stage reads: config/, GLOSSARY, <input>.glossary.tsv
+        terms = glossary_mod.hotwords(glossary_mod.glossary_files(speech_stage.repo_root(), glossary,
+                                                                  job_input_file(job_dir)))
+    except glossary_mod.GlossaryError as exc:
+        raise click.BadParameter(str(exc), param_hint="GLOSSARY") from None
     prompt, hotwords = asr_mod.glossary_prompt(terms)
     try:
         opts = asr_mod.AsrOptions(

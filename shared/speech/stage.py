@@ -63,30 +63,6 @@ def env_int(name: str, default: int) -> int:
         return default
 
 
-def read_glossary(path: str | os.PathLike[str] | None, language: str | None = None) -> list[str]:
-    """Source terms of a glossary TSV (source, target, optional language), in file order.
-
-    Lines starting with ``#`` and blank lines are skipped; a row whose third column names
-    another language than ``language`` is skipped too (no column: it applies everywhere).
-    """
-    if not path:
-        return []
-    terms: list[str] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            cols = [c.strip() for c in line.rstrip("\n").split("\t")]
-            if not cols[0]:
-                continue
-            lang = cols[2] if len(cols) > 2 else ""
-            if lang and language and language != "auto" and lang.split("_")[0] != language.split("_")[0]:
-                continue
-            if cols[0] not in terms:
-                terms.append(cols[0])
-    return terms
-
-
 def quiet_libraries() -> None:
     """Hold the libraries' own INFO chatter back (a stage's main calls this after logging setup)."""
     for noisy in ("faster_whisper", "whisperx", "pyannote", "speechbrain", "lightning", "lightning_fabric",

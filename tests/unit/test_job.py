@@ -197,3 +197,15 @@ def test_vars_file_keeps_literal_values(tmp_path: Path) -> None:
     path = tmp_path / "vars"
     path.write_text("FILE=a $b `c` = d.mkv\nTGT=en,ta\n")
     assert job.read_vars_file(str(path)) == {"FILE": "a $b `c` = d.mkv", "TGT": "en,ta"}
+
+
+def test_params_follow_the_per_film_glossary_beside_the_input(tmp_path: Path) -> None:
+    source = tmp_path / "Movie (2001).mkv"
+    source.write_bytes(b"x")
+    directory = tmp_path / "job"
+    values = _settings(TGT="en")
+    job.write_parameters(directory, job.stage_parameters(source, values))
+    per_film = tmp_path / "Movie (2001).glossary.tsv"
+    per_film.write_text("Basanti\tBasanti\n")  # a new glossary appears: ASR hotwords and translation change
+    assert set(job.write_parameters(directory, job.stage_parameters(source, values))) == {"asr", "translate.en"}
+    assert job.write_parameters(directory, job.stage_parameters(source, values)) == []

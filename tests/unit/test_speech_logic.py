@@ -147,13 +147,15 @@ def test_backend_selection_and_mlx_settings_with_the_library_mocked():
     """)
 
 
-def test_glossary_source_terms(tmp_path):
-    from shared.speech.stage import read_glossary
+def test_asr_hotwords_come_from_every_glossary_file_whatever_the_target(tmp_path):
+    """The spoken source term matters to ASR for every target: the language column names a target."""
+    from shared.translation.glossary import glossary_files, hotwords
 
-    tsv = tmp_path / "g.tsv"
+    (tmp_path / "config").mkdir()
     rows = [["# source", "target", "lang"], ["Ravi", "Ravi"], ["Chennai", "சென்னை", "ta"], ["Dilli", "Delhi", "hi"], [""],
             ["Ravi", "Ravi"]]
-    tsv.write_text("".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
-    assert read_glossary(tsv, "hi") == ["Ravi", "Dilli"]
-    assert read_glossary(tsv, None) == ["Ravi", "Chennai", "Dilli"]
-    assert read_glossary(None) == []
+    (tmp_path / "config" / "glossary.tsv").write_text("".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+    film = tmp_path / "Movie (2001).mkv"
+    (tmp_path / "Movie (2001).glossary.tsv").write_text("Basanti\tBasanti\n", encoding="utf-8")
+    assert hotwords(glossary_files(tmp_path, "", film)) == ["Ravi", "Chennai", "Dilli", "Basanti"]
+    assert hotwords(glossary_files(tmp_path, "", None)) == ["Ravi", "Chennai", "Dilli"]
