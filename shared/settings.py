@@ -124,3 +124,54 @@ def resolve(
 def get(name: str, root: Path = REPO_ROOT, environ: Mapping[str, str] | None = None) -> str:
     """The effective value of one setting (empty string when unset everywhere)."""
     return resolve(root, environ).get(name, "")
+
+
+# ---- the settings page of the docs -----------------------------------------------------
+SETTINGS_DOC = Path("docs") / "settings.md"
+
+
+def settings_markdown(root: Path = REPO_ROOT) -> str:
+    """docs/settings.md: every setting of config/pipeline.env, by section, with its default and meaning."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("<", "&lt;")
+
+    lines = ["# Settings", "",
+             "Generated from `config/pipeline.env` by `python -m shared.settings docs`; a test keeps the two equal,",
+             "so edit `config/pipeline.env` and regenerate. Set a value on the make command line",
+             "(`make translate TGT=ta`), in the environment, or in `.env`; precedence: command-line flag >",
+             "environment > `.env` > `config/pipeline.env`. An empty default means the pipeline decides",
+             "(hardware profile or model registry)."]
+    section = None
+    for setting in read_defaults(root).values():
+        if setting.section != section:
+            section = setting.section
+            lines += ["", f"## {section or 'general'}", "", "| setting | default | meaning |", "|---|---|---|"]
+        default = f"`{setting.default}`" if setting.default else "(empty)"
+        secret = " Secret: never printed or logged." if is_secret(setting.name) and "secret" not in setting.doc.lower() else ""
+        lines.append(f"| `{setting.name}` | {cell(default)} | {cell(setting.doc)}{secret} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shared.settings docs [--check]``: write docs/settings.md, or exit 1 when it is stale."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] != "docs" or args[1:] not in ([], ["--check"]):
+        print("usage: python -m shared.settings docs [--check]", file=sys.stderr)
+        return 2
+    path = REPO_ROOT / SETTINGS_DOC
+    text = settings_markdown()
+    if args[1:] == ["--check"]:
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if current != text:
+            print(f"{SETTINGS_DOC} is out of date with {PIPELINE_ENV}: run python -m shared.settings docs", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {SETTINGS_DOC}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
