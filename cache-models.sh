@@ -9,7 +9,7 @@ usage() {
   cat <<'EOF'
 usage: ./cache-models.sh [--all | --whisperx | --mlx | --align | --pyannote | --demucs |
                           --indictrans2 | --nllb | --model ID ...]
-                         [--list] [--status] [--verify] [--dry-run]
+                         [--list] [--status] [--verify] [--dry-run] [--ct2]
                          [--token T] [--cache-dir D] [-y] [-h]
 
 What to fetch (combine freely; a group flag takes what this hardware class's defaults
@@ -34,6 +34,8 @@ What to do (default: download what is selected and not cached yet):
   --verify         re-hash every cached file against the sha256 recorded at download
                    time; report and re-fetch corrupt files
   --dry-run        what would be fetched and the total size; no download
+  --ct2            also convert the NLLB models (those selected, else every cached one)
+                   to CTranslate2 int8 under <cache>/ct2/: about 3x faster on a CPU
 
 Options:
   --token T        Hugging Face token for gated models (default: HF_TOKEN from the
@@ -91,7 +93,7 @@ parse_args() {
     case $1 in
       -h | --help) SHOW_HELP=1 ;;
       --all | --whisperx | --mlx | --align | --pyannote | --demucs | --indictrans2 | --nllb | \
-        --list | --status | --verify | --dry-run)
+        --list | --status | --verify | --dry-run | --ct2)
         PY_ARGS+=("$1")
         ;;
       -y | --yes) PY_ARGS+=(--yes) ;;

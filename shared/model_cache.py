@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -476,6 +477,34 @@ def cmd_verify(ctx: Context, ids: Sequence[str]) -> int:
 
 
 # ---- command line --------------------------------------------------------------------
+# ---- CTranslate2 copies -------------------------------------------------------------------
+def nllb_models(ctx: Context, ids: Sequence[str]) -> list[models.ModelSpec]:
+    """The NLLB models among ``ids`` (every NLLB model of the registry when ``ids`` is empty)."""
+    registry = ctx.registry
+    chosen = [registry[i] for i in ids] if ids else list(registry.values())
+    return [s for s in chosen if s.group == "nllb"]
+
+
+def cmd_ct2(ctx: Context, model_ids: Sequence[str]) -> int:
+    """Convert cached NLLB models to CTranslate2 int8 in the translate stage's environment.
+
+    The converter needs ctranslate2 and transformers, which live in the ml environment, so
+    this runs ``python -m shared.translation.ct2`` there through the environment manager.
+    """
+    if not model_ids:
+        say("--ct2: no cached NLLB model to convert (fetch one first: ./cache-models.sh --nllb --ct2)")
+        return EXIT_FAILED
+    command = [sys.executable, "-m", "shared.environment_manager", "--root", str(ctx.root), "run", "translate", "--",
+               "python", "-m", "shared.translation.ct2", *model_ids, "--cache", str(ctx.cache)]
+    environ = dict(os.environ, MODEL_CACHE_DIR=str(ctx.cache))
+    say(f"converting to CTranslate2 int8: {', '.join(model_ids)}")
+    code = subprocess.call(command, env=environ, cwd=ctx.root)
+    if code != 0:
+        say(f"--ct2: the conversion failed (exit {code}); the NLLB models still work through transformers")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cache-models.sh",
@@ -496,6 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--registry", default=None, help="another models.toml (default: MODELS_TOML or config/models.toml)")
     parser.add_argument("--root", default=str(settings_mod.REPO_ROOT), help=argparse.SUPPRESS)
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask before downloading")
+    parser.add_argument("--ct2", action="store_true",
+                        help="also make CTranslate2 int8 copies of the NLLB models (selected ones, else every cached one)")
     return parser
 
 
@@ -514,11 +545,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_status(ctx, ids)
         if args.verify:
             return cmd_verify(ctx, ids)
+        if not ids and args.ct2 and not args.dry_run:
+            return cmd_ct2(ctx, [s.id for s in nllb_models(ctx, ids) if models.model_state(s, ctx.cache, ctx.root) == "cached"])
         if not ids:
             raise UsageError("nothing selected: pass --all, a group flag (--whisperx, --align, ...) or --model ID")
         if args.dry_run:
             return cmd_dry_run(ctx, ids)
-        return cmd_fetch(ctx, ids, args.yes)
+        code = cmd_fetch(ctx, ids, args.yes)
+        if args.ct2 and code in (EXIT_OK, EXIT_FAILED):
+            ready = [s.id for s in nllb_models(ctx, ids) if models.model_state(s, ctx.cache, ctx.root) == "cached"]
+            code = max(code, cmd_ct2(ctx, ready))
+        return code
     except (UsageError, models.RegistryError) as exc:
         print(f"cache-models: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -197,9 +197,11 @@ def test_ctranslate2_gives_the_same_greedy_output_as_transformers(tiny_cache):
 @pytest.mark.ml
 @pytest.mark.slow
 def test_stage_uses_the_int8_ctranslate2_copy_when_cached(tiny_cache, job):
-    convert = subprocess.run([str(ML_PYTHON), "-m", "shared.translation.ct2", "tiny-nllb", "--cache", str(tiny_cache)],
+    # the user's way: cache-models.sh --ct2 converts every cached NLLB model in the ml environment
+    convert = subprocess.run([str(REPO / "cache-models.sh"), "--ct2", "--cache-dir", str(tiny_cache)],
                              cwd=REPO, env=stage_env(tiny_cache), capture_output=True, text=True, timeout=600, check=False)
     assert convert.returncode == 0, convert.stderr[-3000:]
+    assert "converting to CTranslate2 int8: tiny-nllb" in convert.stderr
     assert (tiny_cache / "ct2" / "tiny-nllb-int8" / ".complete").is_file()
     proc = run_stage(ML_PYTHON, job, "de", stage_env(tiny_cache))
     assert proc.returncode == 0, proc.stderr[-3000:]
