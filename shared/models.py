@@ -45,20 +45,6 @@ SOURCES = ("hf", "url", "package")
 GROUP_FLAGS = ("whisperx", "mlx", "align", "pyannote", "demucs", "indictrans2", "nllb")
 NO_MODEL_STAGES = frozenset({"demux", "mux", "subtitle"})
 
-# The 22 languages of IndicTrans2 (ISO 639-1 where there is one, else 639-3), and the
-# three-letter forms a user may write in SRC/TGT (hin, hin_Deva, ...).
-INDIC_LANGUAGES = frozenset({
-    "as", "bn", "brx", "doi", "gom", "gu", "hi", "kn", "ks", "mai", "ml", "mni", "mr", "ne",
-    "or", "pa", "sa", "sat", "sd", "ta", "te", "ur",
-})
-_ISO3_TO_1 = {
-    "asm": "as", "ben": "bn", "guj": "gu", "hin": "hi", "kan": "kn", "kas": "ks", "mal": "ml",
-    "mar": "mr", "npi": "ne", "nep": "ne", "ory": "or", "ori": "or", "pan": "pa", "san": "sa",
-    "snd": "sd", "tam": "ta", "tel": "te", "urd": "ur", "eng": "en", "fra": "fr", "deu": "de",
-    "spa": "es", "ita": "it", "jpn": "ja", "zho": "zh", "rus": "ru", "por": "pt", "ara": "ar",
-}
-
-
 class ModelNotCached(Exception):
     """A model a stage needs is not in the cache; the message says how to fetch it."""
 
@@ -257,38 +243,70 @@ def default_model(stage_or_role: str, hardware_class: str, root: Path) -> str:
 
 
 # ---- languages -----------------------------------------------------------------------
+def _language(code: str):
+    """The language table's record for ``code``, or None for auto, empty and unknown codes."""
+    from shared.languages import UnknownLanguage, resolve_language
+
+    code = code.strip()
+    if code.lower() in ("", "auto"):
+        return None
+    try:
+        return resolve_language(code)
+    except UnknownLanguage:
+        return None
+
+
 def normalise_language(code: str) -> str:
-    """``hi``, ``hin``, ``hin_Deva``, ``hi-IN`` -> ``hi``; ``auto`` and "" stay as they are."""
-    code = code.strip().lower()
-    if code in ("", "auto"):
-        return code
-    base = code.replace("-", "_").split("_", 1)[0]
-    return _ISO3_TO_1.get(base, base)
+    """``hi``, ``hin``, ``hin_Deva``, ``Hindi`` -> ``hi`` (ISO 639-1, else 639-3, from shared.languages).
+
+    ``auto`` and "" stay as they are; a code the table does not know is returned lower-cased
+    without its script or region, so the caller's own error names what the user wrote.
+    """
+    found = _language(code)
+    if found is None:
+        code = code.strip().lower()
+        return code if code in ("", "auto") else code.replace("-", "_").split("_", 1)[0]
+    return found.iso639_1 or found.iso639_3
+
+
+def whisper_language(code: str) -> str:
+    """The code Whisper (and WhisperX's aligners) use for ``code``: ``no`` for Norwegian, ``hi`` for hin_Deva.
+
+    Falls back to :func:`normalise_language` for a language Whisper does not know.
+    """
+    found = _language(code)
+    return found.whisper if found is not None and found.whisper else normalise_language(code)
 
 
 def is_indic(code: str) -> bool:
-    return normalise_language(code) in INDIC_LANGUAGES
+    found = _language(code)
+    return bool(found and found.is_indic)
 
 
 def aligner_for(language: str, root: Path) -> ModelSpec | None:
-    """The alignment model registered for a language, or None when there is none."""
-    lang = normalise_language(language)
+    """The alignment model registered for a language, or None when there is none.
+
+    The registry names languages as Whisper does (``no`` for Norwegian, where ISO 639-1
+    says ``nb``), so every form of the language is tried.
+    """
+    found = _language(language)
+    forms = {normalise_language(language), language.strip().lower()}
+    if found is not None:
+        forms |= {f for f in (found.whisper, found.iso639_1, found.iso639_3) if f}
     for spec in load_registry(root).models.values():
-        if spec.stage == "align" and lang in spec.languages:
+        if spec.stage == "align" and forms & set(spec.languages):
             return spec
     return None
 
 
 def translation_direction(src: str, tgt: str) -> str | None:
     """IndicTrans2's direction for a pair (indic-en, en-indic, indic-indic) or None."""
-    src, tgt = normalise_language(src), normalise_language(tgt)
-    if src in INDIC_LANGUAGES and tgt == "en":
-        return "indic-en"
-    if src == "en" and tgt in INDIC_LANGUAGES:
-        return "en-indic"
-    if src in INDIC_LANGUAGES and tgt in INDIC_LANGUAGES:
-        return "indic-indic"
-    return None
+    from shared.translation.routing import indictrans2_direction
+
+    source, target = _language(src), _language(tgt)
+    if source is None or target is None:
+        return None
+    return indictrans2_direction(source, target)
 
 
 def translation_models(backend: str, root: Path, hw_class: str = "cpu", direction: str | None = None) -> list[ModelSpec]:

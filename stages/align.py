@@ -74,7 +74,7 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
         raise click.BadParameter(f"{audio}: {meta.sample_rate} Hz; the speech stages read 16 kHz", param_hint="AUDIO")
 
     root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
-    language = models.normalise_language(transcript["language"] or "")
+    language = models.whisper_language(transcript["language"] or "")
     spec = models.aligner_for(language, root) if language not in ("", "und") else None
     cached = spec is not None and models.model_state(spec, cache, root) == "cached"
     method = align_mod.choose_method(method_setting, cached)

@@ -99,7 +99,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
     meta = audio_io.info(audio)
     if meta.sample_rate != audio_io.SAMPLE_RATE:
         raise click.BadParameter(f"{audio}: {meta.sample_rate} Hz; the speech stages read 16 kHz", param_hint="AUDIO")
-    lang = models.normalise_language(language)
+    lang = models.whisper_language(language)
     lang = None if lang in ("", "auto") else lang
     try:  # the same glossary files the translate stage reads: config/, GLOSSARY, <input>.glossary.tsv
         terms = glossary_mod.hotwords(glossary_mod.glossary_files(speech_stage.repo_root(), glossary,

@@ -202,3 +202,13 @@ def test_hardware_class_reads_bootstraps_profile(tmp_path):
     profile.write_text(json.dumps({"recommended": {"device": "mps", "hardware_class": "apple-silicon"}}))
     assert models.hardware_class(tmp_path) == "apple-silicon"
     assert models.hardware_class(tmp_path, {"DEVICE": "cpu"}) == "cpu"  # the user's DEVICE wins
+
+
+def test_language_forms_come_from_the_one_language_table():
+    assert models.normalise_language("hin_Deva") == models.normalise_language("Hindi") == "hi"
+    assert models.normalise_language("auto") == "auto" and models.normalise_language("") == ""
+    assert models.whisper_language("no") == "no" and models.whisper_language("nb") == "no"  # Whisper's Norwegian
+    assert models.whisper_language("tam") == "ta"
+    assert models.aligner_for("nob", ROOT).id == models.aligner_for("no", ROOT).id  # any form finds the aligner
+    assert models.is_indic("sat_Olck") and models.is_indic("mni_Mtei") and not models.is_indic("eng")
+    assert models.translation_direction("kas_Arab", "eng_Latn") == "indic-en"
