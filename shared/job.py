@@ -321,7 +321,8 @@ def wait_for_exit(pid: int, poll: float = 0.1) -> None:
 def hold_run_lock(directory: str | os.PathLike[str], owner: int, ack: Any) -> int:
     """(The holder process.) Lock the job for ``owner``'s lifetime; write ``ok`` or ``busy`` to ``ack`` first."""
     directory = Path(directory)
-    fh = open(directory / RUN_LOCK_FILE, "a+b")  # noqa: SIM115 - held until the owner ends
+    # read-write, not append: the holder line is rewritten in place at offset 0
+    fh = os.fdopen(os.open(directory / RUN_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
     try:
         _lock(fh)
     except OSError:
