@@ -147,3 +147,22 @@ def temporaries(job: Path) -> list[Path]:
 def only_job(out: Path) -> Path:
     (found,) = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
     return found
+
+
+def tiny_translation_env(cache: Path) -> dict[str, str]:
+    """Tiny IndicTrans2/NLLB models built in ``cache`` (tests/integration/tinymodels.py) and a registry:
+    the real config/models.toml with the CPU translation defaults pointed at them; the settings to use it."""
+    import re
+
+    built = subprocess.run([str(ML_PYTHON), str(REPO / "tests" / "integration" / "tinymodels.py"), str(cache)],
+                           cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert built.returncode == 0, built.stderr[-3000:]
+    real = (REPO / "config" / "models.toml").read_text(encoding="utf-8")
+    tiny = (cache / "models.toml").read_text(encoding="utf-8")
+    start, end = real.index("[defaults.cpu]"), real.index("[defaults.cuda]")
+    cpu = re.sub(r"(?m)^indictrans2 = .*$", 'indictrans2 = { indic-en = "tiny-indictrans2", en-indic = "tiny-indictrans2", '
+                 'indic-indic = "tiny-indictrans2" }', real[start:end])
+    cpu = re.sub(r"(?m)^nllb = .*$", 'nllb = "tiny-nllb"', cpu)
+    merged = cache / "merged-models.toml"
+    merged.write_text(real[:start] + cpu + real[end:] + "\n" + tiny[tiny.index("[[models]]"):], encoding="utf-8")
+    return {"MODELS_TOML": str(merged), "TRANSLATE_BEAMS": "1", "MAX_SENTENCE_TOKENS": "16"}

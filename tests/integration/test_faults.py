@@ -86,6 +86,46 @@ def test_sigkill_in_each_stage_then_make_gives_the_clean_result(clip, tmp_path, 
     assert not pr.temporaries(job), "temporaries of the killed run are left"
 
 
+@pytest.fixture(scope="module")
+def translated(clip, tmp_path_factory) -> dict:
+    """The same clip with TGT=hi through tiny IndicTrans2 weights (greedy, so deterministic)."""
+    cache = tmp_path_factory.mktemp("tiny models")
+    extra = pr.tiny_translation_env(cache)
+    out = tmp_path_factory.mktemp("reference-hi") / "out"
+    done = pr.make("subtitle", f"FILE={clip['source']}", f"OUT_DIR={out}", "TGT=hi", env=pr.clean_env(cache, **extra))
+    assert done.returncode == 0, done.stderr
+    reference = pr.results(pr.only_job(out))
+    assert "translation.hi.json" in reference
+    return {"source": clip["source"], "cache": cache, "extra": extra, "reference": reference}
+
+
+def test_sigkill_in_translate_then_make_gives_the_clean_result(translated, tmp_path):
+    out = tmp_path / "out"
+    env = pr.clean_env(translated["cache"], **translated["extra"], PIPELINE_TEST_COMMIT_PAUSE="translate:30",
+                       PIPELINE_TEST_PAUSE="translate:30")
+    proc = subprocess.Popen(["make", "--no-print-directory", "subtitle", f"FILE={translated['source']}", f"OUT_DIR={out}",
+                             "TGT=hi"], cwd=pr.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        pids = pr.wait_for_stage("translate", str(out), proc)
+        assert pids, proc.communicate()[1]
+        time.sleep(random.Random(f"{SEED}-translate").uniform(0.0, 1.5))
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    job = pr.only_job(out)
+    assert not (job / "translation.hi.json").exists()
+    again = pr.make("subtitle", f"FILE={translated['source']}", f"OUT_DIR={out}", "TGT=hi",
+                    env=pr.clean_env(translated["cache"], **translated["extra"]))
+    assert again.returncode == 0, again.stderr
+    assert "translate: " in again.stderr and "asr: " not in again.stderr
+    assert pr.results(job) == translated["reference"]
+
+
 @pytest.mark.parametrize("stage", ["asr", "mux"])
 def test_ctrl_c_in_a_stage_then_make_gives_the_clean_result(clip, tmp_path, stage):
     out = tmp_path / "out"
