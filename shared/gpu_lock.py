@@ -9,7 +9,8 @@ When the stage's effective DEVICE is ``cuda`` or ``mps``, this takes an OS file 
 the descriptor inheritable and *execs* COMMAND: the lock then lives exactly as long as the
 stage process, and the kernel releases it when that process ends, however it ends
 (SIGKILL included). On a CPU it execs COMMAND straight away: CPU jobs run side by side.
-Jobs that share a GPU must share OUT_DIR (the lock lives there).
+Jobs that share a GPU must share OUT_DIR (the lock lives there). Windows has no exec that
+keeps the process, so there the lock is held by this process while the stage runs as its child.
 """
 
 from __future__ import annotations
@@ -88,6 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         acquire(path, args.stage, say=lambda text: print(text, file=sys.stderr, flush=True))
     sys.stdout.flush()
     sys.stderr.flush()
+    if os.name == "nt":  # no real exec there: hold the lock in this process while the stage runs
+        import subprocess
+
+        try:
+            return subprocess.call(command)
+        except OSError as exc:
+            print(f"gpu_lock: cannot run {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+            return 127
     try:
         os.execvp(command[0], command)
     except OSError as exc:

@@ -217,6 +217,8 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return False  # a leftover of an earlier process that had our pid
+    if os.name == "nt":
+        return _windows_pid_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -224,6 +226,21 @@ def _pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    """Windows: ask the process's exit code (os.kill(pid, 0) there would terminate the process)."""
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return ctypes.GetLastError() == 5  # access denied: it exists
+    try:
+        code = ctypes.c_ulong()
+        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -503,7 +520,9 @@ def prepare(environ: Mapping[str, str], hold_for: int | None = None) -> tuple[Pa
         probe_file.unlink()
     except OSError as exc:
         raise JobError(f"cannot write the job directory {directory}: {exc.strerror or exc} (set OUT_DIR= to a writable folder)") from exc
-    if hold_for is not None:
+    if hold_for is not None and os.name != "nt":
+        # Native Windows: make's pid comes from MSYS bash and is not a Windows pid, so the
+        # holder could not watch it; runs there are not locked (WSL behaves as Linux).
         start_run_lock(directory, hold_for)
     with job_lock(directory):
         written = write_parameters(directory, stage_parameters(path, values))
