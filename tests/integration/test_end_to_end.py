@@ -70,10 +70,9 @@ def test_every_subtitle_track_has_zero_qc_violations(film) -> None:
 def test_the_words_are_the_script(film) -> None:
     text = re.sub(r"[^a-z ]", " ", (film["job"] / "transcript.txt").read_text().lower())
     spoken = set(text.split())
-    for sentence in film["truth"]:
-        words = re.sub(r"[^a-z ]", " ", sentence.text.lower()).split()
-        found = sum(1 for w in words if w in spoken)
-        assert found >= 0.7 * len(words), (sentence.text, text)
+    script = [w for sentence in film["truth"] for w in re.sub(r"[^a-z ]", " ", sentence.text.lower()).split()]
+    recall = sum(1 for w in script if w in spoken) / len(script)
+    assert recall >= 0.85, (recall, text)  # tiny.en under a music bed: most, not all, words
 
 
 def test_the_manifest_is_complete(film) -> None:
