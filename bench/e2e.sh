@@ -36,8 +36,7 @@ USAGE
 # make_clip SECONDS OUT: espeak speech under a still picture
 make_clip() {
   local seconds=$1 out=$2 wav="${2%.*}.wav"
-  # SOX_OPTS=-R: sox's resampling dither is repeatable, so every run gets the same samples
-  SOX_OPTS=-R "$DEV_PY" "$ROOT/bench/speech_media.py" "$wav" --seconds "$seconds" 2>/dev/null
+  "$DEV_PY" "$ROOT/bench/speech_media.py" "$wav" --seconds "$seconds" 2>/dev/null
   ffmpeg -hide_banner -nostdin -loglevel error -y -f lavfi -i "color=c=0x203040:size=160x90:rate=10:duration=$seconds" \
     -i "$wav" -map 0:v -map 1:a -c:v libx264 -preset ultrafast -tune stillimage -g 250 -pix_fmt yuv420p \
     -c:a aac -b:a 48k -metadata:s:a:0 language=eng "$out"

@@ -87,7 +87,7 @@ def speak(text: str, workdir: Path, index: int, voice: str = "en-us", speed: int
     """``text`` spoken by espeak-ng, as 16 kHz mono 16-bit samples."""
     raw, out = workdir / f"s{index}.raw.wav", workdir / f"s{index}.wav"
     subprocess.run([need("espeak-ng"), "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True)
-    subprocess.run([need("sox"), str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)], check=True)
+    subprocess.run([need("sox"), "-R", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)], check=True)
     return read_wav(out)
 
 

@@ -189,6 +189,9 @@ def main(input_file: Path, output: Path, media_json: Path | None, job_dir: Path 
             try:
                 media.run_ffmpeg(args, f"decode audio track {selected}")
             except media.MediaError as exc:
+                if "No space left on device" in str(exc):  # ffmpeg's own words for ENOSPC
+                    raise click.ClickException(f"no space left on the disk holding {job_dir}: free some space "
+                                               "(or set OUT_DIR= to a bigger disk) and run make again") from None
                 raise click.BadParameter(f"{input_file}: {exc}; the file looks damaged", param_hint="FILE") from None
             got = wav_seconds(wav_tmp)
             expected = expected_audio_seconds(info, tracks[selected], clip_start, clip_end)

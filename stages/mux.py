@@ -154,7 +154,7 @@ def soft_mux(facts: dict[str, Any], tracks: list[dict[str, Any]], output: Path, 
     fmt = {"mkv": "matroska", "mka": "matroska", "mp4": "mp4"}[container]
     if container == "mp4":
         args += ["-movflags", "+faststart"]
-    args += ["-f", fmt, media.ff_path(output)]
+    args += ["-fflags", "+bitexact", "-f", fmt, media.ff_path(output)]  # no random container ids: re-runs are byte-identical
     media.run_ffmpeg(args, f"mux {len(tracks)} subtitle track(s)")
     return lead_in
 
@@ -175,7 +175,7 @@ def burn(facts: dict[str, Any], track: dict[str, Any], output: Path, container: 
                 "-vf", f"subtitles={name}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-c:a", "copy"]
         if container == "mp4":
             args += ["-movflags", "+faststart"]
-        args += ["-f", "mp4" if container == "mp4" else "matroska", media.ff_path(output)]
+        args += ["-fflags", "+bitexact", "-f", "mp4" if container == "mp4" else "matroska", media.ff_path(output)]
         cmd = [media.need_tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
         result = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, check=False)
         if result.returncode != 0:

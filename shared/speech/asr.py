@@ -10,6 +10,7 @@ with the fallback temperatures (the sequential decoder implements Whisper's fall
 
 from __future__ import annotations
 
+import abc
 import logging
 import platform
 from dataclasses import asdict, dataclass, field
@@ -69,7 +70,7 @@ def glossary_prompt(terms: list[str]) -> tuple[str | None, str | None]:
     return f"Glossary: {joined}.", joined
 
 
-class AsrBackend:
+class AsrBackend(abc.ABC):
     """Decodes speech chunks of a 16 kHz mono file into timed segments."""
 
     name = ""
@@ -84,11 +85,13 @@ class AsrBackend:
         """The settings this backend really uses (recorded in the manifest)."""
         return asdict(self.opts)
 
+    @abc.abstractmethod
     def load(self) -> None:
-        raise NotImplementedError
+        """Load the model (a missing model fails here, before any audio is decoded)."""
 
+    @abc.abstractmethod
     def transcribe(self, audio_path: Path, chunks: list[dict]) -> AsrResult:
-        raise NotImplementedError
+        """Segments of the speech in ``chunks`` (the VAD stage's), with language and scores."""
 
 
 def _segment(start: float, end: float, text: str, avg_logprob: float, no_speech_prob: float,

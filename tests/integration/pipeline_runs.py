@@ -61,19 +61,9 @@ def make(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.Co
 def speech_track(path: Path, seconds: float, music: float = 0.0, voice: str = "en-us") -> list:
     """A 16 kHz mono WAV of espeak sentences (bench/speech_media.py) over an optional music bed; the script.
 
-    sox dithers with a random seed when it resamples, so the same script would give slightly
-    different samples each time (and tiny.en sometimes a different transcript); SOX_OPTS=-R
-    makes it repeatable.
+    speech_media resamples with sox -R (no random dither), so the same script gives the same samples.
     """
-    saved = os.environ.get("SOX_OPTS")
-    os.environ["SOX_OPTS"] = "-R"
-    try:
-        truth = speech_media.build_speech(path, seconds, voice=voice)
-    finally:
-        if saved is None:
-            os.environ.pop("SOX_OPTS", None)
-        else:
-            os.environ["SOX_OPTS"] = saved
+    truth = speech_media.build_speech(path, seconds, voice=voice)
     if music:
         bed = path.with_name(path.stem + ".music.wav")
         speech_media.build_tones(bed, seconds)
