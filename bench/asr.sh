@@ -14,11 +14,14 @@ need_cmd() { command -v "$1" >/dev/null 2>&1 || { err "needs $1"; exit 1; }; }
 
 usage() {
   cat <<USAGE
-Usage: bench/asr.sh [--seconds LIST] [--model ID] [--vad pyannote|silero] [--batch N] [--compute TYPE] [--keep DIR]
+Usage: bench/asr.sh [--seconds LIST] [--model ID] [--vad pyannote|silero] [--ours-vad auto|silero|pyannote]
+                    [--batch N] [--compute TYPE] [--keep DIR]
 
   --seconds LIST   clip lengths, comma-separated (default: 60,600)
   --model ID       ASR model id of config/models.toml (default: tiny.en-bundled)
   --vad NAME       VAD on both sides (default: pyannote; whisperx's silero needs GitHub)
+  --ours-vad NAME  VAD on our side only (default: the same as --vad); --ours-vad auto
+                   compares our CPU defaults (Silero) with the whisperx CLI's (pyannote)
   --batch N        batch size on both sides (default: 4)
   --compute TYPE   compute type on both sides (default: int8)
   --keep DIR       work in DIR and keep it (default: a temporary folder, removed)
@@ -48,14 +51,14 @@ PY
 }
 
 run_one() {
-  local seconds="$1" work="$2" model="$3" vad="$4" batch="$5" compute="$6"
+  local seconds="$1" work="$2" model="$3" vad="$4" batch="$5" compute="$6" ours_vad="$7"
   local clip="$work/speech-$seconds.wav" model_dir ours theirs
   python3 "$ROOT/bench/speech_media.py" "$clip" --seconds "$seconds" --truth "$work/truth-$seconds.json"
   model_dir=$("$ROOT/.venvs/common/bin/python" -c "import sys; from pathlib import Path; from shared import models; print(models.resolve(sys.argv[1], Path('$ROOT/.cache'), Path('$ROOT')))" "$model")
 
   say "$seconds s: make transcribe"
   ours=$(cd "$ROOT" && measure "$work/ours-$seconds.log" make --no-print-directory transcribe FILE="$clip" \
-    OUT_DIR="$work/out-$seconds" ASR_MODEL="$model" VAD="$vad" ALIGN=off SEPARATE=off BATCH_SIZE="$batch" \
+    OUT_DIR="$work/out-$seconds" ASR_MODEL="$model" VAD="$ours_vad" ALIGN=off SEPARATE=off BATCH_SIZE="$batch" \
     COMPUTE_TYPE="$compute" DEVICE=cpu SRC=en)
   find "$work/out-$seconds" -name transcript.txt -exec cat {} + >"$work/ours-$seconds.txt"
 
@@ -74,30 +77,32 @@ run_one() {
 }
 
 main() {
-  local seconds="60,600" model="tiny.en-bundled" vad="pyannote" batch=4 compute=int8 keep=""
+  local seconds="60,600" model="tiny.en-bundled" vad="pyannote" ours_vad="" batch=4 compute=int8 keep=""
   while [ $# -gt 0 ]; do
     case "$1" in
       -h|--help) usage; exit 0 ;;
       --seconds) seconds="$2"; shift 2 ;;
       --model) model="$2"; shift 2 ;;
       --vad) vad="$2"; shift 2 ;;
+      --ours-vad) ours_vad="$2"; shift 2 ;;
       --batch) batch="$2"; shift 2 ;;
       --compute) compute="$2"; shift 2 ;;
       --keep) keep="$2"; shift 2 ;;
       *) err "unknown option $1"; usage >&2; exit 2 ;;
     esac
   done
+  ours_vad="${ours_vad:-$vad}"
   need_cmd espeak-ng; need_cmd sox; need_cmd bc; need_cmd make
   [ -x /usr/bin/time ] || { err "needs /usr/bin/time (apt-get install time)"; exit 1; }
   [ -x "$ML/whisperx" ] || { err "the ml environment is not built (./bootstrap.sh --envs ml)"; exit 1; }
   local work
   if [ -n "$keep" ]; then work="$keep"; mkdir -p "$work"; else work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; fi
   say "machine: $(nproc) CPU cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -sm)"
-  say "model $model, compute $compute, batch $batch, VAD $vad, alignment off, separation off"
+  say "model $model, compute $compute, batch $batch, VAD ours $ours_vad / whisperx $vad, alignment off, separation off"
   local s
   IFS=',' read -r -a lengths <<<"$seconds"
   for s in "${lengths[@]}"; do
-    run_one "$s" "$work" "$model" "$vad" "$batch" "$compute"
+    run_one "$s" "$work" "$model" "$vad" "$batch" "$compute" "$ours_vad"
   done
 }
 
