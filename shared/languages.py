@@ -381,6 +381,11 @@ def resolve_language(code: str) -> Language:
     """The :class:`Language` that ``code`` names, in any accepted form; else UnknownLanguage."""
     key = (code or "").strip().replace("-", "_").lower()
     tag = _ALIASES.get(key)
+    if tag is None and key.count("_") == 1:  # BCP 47 with a script (ks-Deva, zh-Hant): language + script
+        base, script = key.split("_")
+        if base in _ALIASES:
+            iso3 = LANGUAGES[_ALIASES[base]].iso639_3
+            tag = next((t for t, lang in LANGUAGES.items() if lang.iso639_3 == iso3 and lang.script.lower() == script), None)
     if tag is None:
         raise UnknownLanguage(unknown_message(code))
     return LANGUAGES[tag]
@@ -413,6 +418,21 @@ def mux_language_tag(code: str | None) -> str:
         return resolve_language(code).iso639_2b
     except UnknownLanguage:
         return "und"
+
+
+def file_tag(code: str) -> str:
+    """The short BCP 47 tag subtitle files are named with (``movie.hi.srt``): what players read.
+
+    ISO 639-1 where there is one, else 639-3; the script is added only where the language
+    has several in the table and this is not the usual one (``ks-Deva``, ``mni-Mtei``).
+    A code the table does not know is returned as it is.
+    """
+    try:
+        lang = resolve_language(code)
+    except UnknownLanguage:
+        return code
+    base = lang.iso639_1 or lang.iso639_3
+    return base if _ALIASES.get(base.lower()) == lang.code else f"{base}-{lang.script}"
 
 
 def languages_for(backend: str) -> list[Language]:

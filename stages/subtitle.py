@@ -35,6 +35,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared import job, settings  # noqa: E402
+from shared.languages import file_tag  # noqa: E402
 from shared.schema import SCHEMA_VERSION, SchemaError, check_kind  # noqa: E402
 from shared.subtitles import checker, formats  # noqa: E402
 from shared.subtitles.builder import Cue, TimedWord, build_cues, words_per_sentence  # noqa: E402
@@ -109,7 +110,8 @@ def aligned_words(data: dict, path: Path) -> list[TimedWord]:
 
 
 def _language_code(code: str, what: str) -> str:
-    code = (code or "").strip()
+    """The short tag a track's files are named with (hi, fr, ks-Deva), from any code form."""
+    code = file_tag((code or "").strip())
     if not code or not set(code) <= _LANG_SAFE:
         raise click.BadParameter(f"{what} has no usable language code ({code!r})", param_hint="INPUTS")
     return code

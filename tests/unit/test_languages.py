@@ -76,3 +76,14 @@ def test_cli_resolves_and_fails(capsys):
     assert main(["qqq"]) == 2
     assert main(["--backend", "indictrans2"]) == 0
     assert capsys.readouterr().out.count("\n") == 27  # header + 26 tags
+
+
+def test_subtitle_file_tags_are_what_players_read_and_resolve_back():
+    from shared.languages import file_tag
+
+    cases = {"hin_Deva": "hi", "fra_Latn": "fr", "en": "en", "kas_Arab": "ks", "kas_Deva": "ks-Deva",
+             "mni_Mtei": "mni-Mtei", "sat_Olck": "sat", "zho_Hant": "zh-Hant", "gom": "gom"}
+    for code, tag in cases.items():
+        assert file_tag(code) == tag, code
+        assert resolve_language(tag).code == resolve_language(code).code  # the tag names the same language and script
+    assert file_tag("xx") == "xx"  # unknown: left as written, for the caller to judge
