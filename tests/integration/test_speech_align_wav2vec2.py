@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import model_cache
 from tests.integration.test_speech_stages import ML_PYTHON, REPO, run_stage, stage_env
 
 pytestmark = [pytest.mark.ml, pytest.mark.slow,
@@ -46,13 +47,9 @@ Wav2Vec2ForCTC(config).save_pretrained(out)
 
 
 def seed_aligner(cache: Path, tmp: Path) -> Path:
-    snapshot = cache / "huggingface" / "hub" / ("models--" + REPO_ID.replace("/", "--")) / "snapshots" / COMMIT
+    snapshot = model_cache.snapshot_dir(cache, REPO_ID, COMMIT)
     subprocess.run([str(ML_PYTHON), "-c", BUILD, str(snapshot)], check=True, timeout=300)
-    files = [{"path": str(p.relative_to(snapshot)), "size": p.stat().st_size} for p in snapshot.rglob("*") if p.is_file()]
-    manifests = cache / "manifests"
-    manifests.mkdir(parents=True)
-    (manifests / "align-en.json").write_text(json.dumps({"id": "align-en", "source": "hf", "repo": REPO_ID,
-                                                         "commit": COMMIT, "files": files}))
+    model_cache.mark_cached(cache, "align-en", REPO_ID, COMMIT)
     registry = (REPO / "config" / "models.toml").read_text(encoding="utf-8")
     block = re.search(r'\[\[models\]\]\nid = "align-en"\n.*?(?=\n\[\[models\]\])', registry, re.S)
     assert block, "config/models.toml has no align-en entry"

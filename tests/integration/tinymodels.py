@@ -21,10 +21,14 @@ the real loading, tokenising, generation, CTranslate2 and post-processing paths.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script in the ml environment: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.helpers import model_cache  # noqa: E402
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 NLLB_REPO = "test-org/tiny-nllb"
@@ -42,20 +46,12 @@ CORPUS = [
 
 
 def snapshot_dir(cache: Path, repo: str) -> Path:
-    return cache / "huggingface" / "hub" / ("models--" + repo.replace("/", "--")) / "snapshots" / REVISION
+    return model_cache.snapshot_dir(cache, repo, REVISION)
 
 
 def _finish(cache: Path, model_id: str, repo: str) -> Path:
     """refs/main and the completion manifest, as cache-models.sh leaves a finished model."""
-    snap = snapshot_dir(cache, repo)
-    refs = snap.parents[1] / "refs"
-    refs.mkdir(parents=True, exist_ok=True)
-    (refs / "main").write_text(REVISION, encoding="utf-8")
-    files = [{"path": p.relative_to(snap).as_posix(), "size": p.stat().st_size} for p in sorted(snap.rglob("*")) if p.is_file()]
-    manifest = {"id": model_id, "source": "hf", "repo": repo, "revision": REVISION, "commit": REVISION, "files": files}
-    (cache / "manifests").mkdir(parents=True, exist_ok=True)
-    (cache / "manifests" / f"{model_id}.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    return snap
+    return model_cache.mark_cached(cache, model_id, repo, REVISION)
 
 
 def _tiny_m2m100(vocab_size: int, pad: int, bos: int, eos: int):
