@@ -298,6 +298,7 @@ EOF
 
 @test "the prompt defaults to no, and is skipped with --yes or CI=true" {
   BOOTSTRAP_SOURCE_ONLY=1 source "$REPO/bootstrap.sh"
+  unset CI # CI itself runs with CI=true, which (rightly) never prompts
   ON_TERMINAL=1
   run should_cache_models <<<"y"
   [ "$status" -eq 0 ]
