@@ -38,6 +38,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shared import models  # noqa: E402
 from shared import settings as settings_mod  # noqa: E402
 
 try:
@@ -263,10 +264,6 @@ class Manager:
 
     def stage_models_cached(self, stage: str, values: Mapping[str, str], cache: Path) -> bool:
         """True when every model ``stage`` may load is in the cache (so no network is needed)."""
-        try:
-            from shared import models
-        except ImportError:
-            return False
         return models.stage_models_cached(stage, values, cache, root=self.root)
 
 
@@ -361,11 +358,7 @@ def problems(mgr: Manager, workflow: str | None) -> list[str]:
             found.append(f"environment {env.name} is out of date with {env.requirements.relative_to(mgr.root)}: {_bootstrap_hint(env)}")
     if not (mgr.root / HARDWARE_CACHE).is_file():
         found.append(f"no hardware profile ({HARDWARE_CACHE}): run ./bootstrap.sh")
-    try:
-        from shared import models
-    except ImportError:
-        models = None
-    if models is not None and workflow:
+    if workflow:
         values = mgr.settings()
         found.extend(models.workflow_problems(workflow, values, mgr.cache_root(values), root=mgr.root))
     return found

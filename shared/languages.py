@@ -381,11 +381,13 @@ def resolve_language(code: str) -> Language:
     """The :class:`Language` that ``code`` names, in any accepted form; else UnknownLanguage."""
     key = (code or "").strip().replace("-", "_").lower()
     tag = _ALIASES.get(key)
-    if tag is None and key.count("_") == 1:  # BCP 47 with a script (ks-Deva, zh-Hant): language + script
-        base, script = key.split("_")
-        if base in _ALIASES:
+    if tag is None and key.count("_") == 1 and key.split("_")[0] in _ALIASES:
+        base, subtag = key.split("_")
+        if len(subtag) == 4:  # BCP 47 script (ks-Deva, zh-Hant): that language in that script
             iso3 = LANGUAGES[_ALIASES[base]].iso639_3
-            tag = next((t for t, lang in LANGUAGES.items() if lang.iso639_3 == iso3 and lang.script.lower() == script), None)
+            tag = next((t for t, lang in LANGUAGES.items() if lang.iso639_3 == iso3 and lang.script.lower() == subtag), None)
+        elif len(subtag) == 2 or subtag.isdigit():  # BCP 47 region (en-US, hi-IN, es-419): the language
+            tag = _ALIASES[base]
     if tag is None:
         raise UnknownLanguage(unknown_message(code))
     return LANGUAGES[tag]

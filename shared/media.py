@@ -158,51 +158,22 @@ def format_time(seconds: float) -> str:
 
 
 # ---- languages -------------------------------------------------------------------------
-# ISO 639-1 -> (ISO 639-2/B as containers tag it, English name). The common languages of
-# this project: the fallback when shared/languages.py (the full table) does not know a code.
-_LANGUAGES: dict[str, tuple[str, str]] = {
-    "hi": ("hin", "Hindi"), "en": ("eng", "English"), "bn": ("ben", "Bengali"), "ta": ("tam", "Tamil"),
-    "te": ("tel", "Telugu"), "mr": ("mar", "Marathi"), "gu": ("guj", "Gujarati"), "kn": ("kan", "Kannada"),
-    "ml": ("mal", "Malayalam"), "pa": ("pan", "Punjabi"), "ur": ("urd", "Urdu"), "or": ("ori", "Odia"),
-    "as": ("asm", "Assamese"), "ne": ("nep", "Nepali"), "sa": ("san", "Sanskrit"), "sd": ("snd", "Sindhi"),
-    "ks": ("kas", "Kashmiri"), "es": ("spa", "Spanish"), "fr": ("fre", "French"), "de": ("ger", "German"),
-    "it": ("ita", "Italian"), "pt": ("por", "Portuguese"), "ru": ("rus", "Russian"), "ja": ("jpn", "Japanese"),
-    "ko": ("kor", "Korean"), "zh": ("chi", "Chinese"), "ar": ("ara", "Arabic"), "fa": ("per", "Persian"),
-    "tr": ("tur", "Turkish"), "nl": ("dut", "Dutch"), "pl": ("pol", "Polish"), "uk": ("ukr", "Ukrainian"),
-    "id": ("ind", "Indonesian"), "ms": ("may", "Malay"), "th": ("tha", "Thai"), "vi": ("vie", "Vietnamese"),
-    "sw": ("swa", "Swahili"), "he": ("heb", "Hebrew"), "el": ("gre", "Greek"), "sv": ("swe", "Swedish"),
-}
-# ISO 639-2/T codes and other spellings that mean the same language.
-_ALIASES = {"deu": "de", "fra": "fr", "zho": "zh", "fas": "fa", "nld": "nl", "msa": "ms", "ell": "el",
-            "ory": "or", "npi": "ne", "pnb": "pa", "cmn": "zh", "hinglish": "hi"}
-
-
 def language_tag(code: str) -> tuple[str, str]:
-    """(ISO 639-2 tag for a container, English name) of ``code``: hi, hin, hin_Deva, en-US...
+    """(ISO 639-2/B tag for a container, English name) of ``code``: hi, hin, hin_Deva, Hindi...
 
-    Unknown or empty codes give ("und", the code itself or "Unknown").
+    The one language table (shared/languages.py) decides; empty, auto and unknown codes
+    give ("und", the code itself or "Unknown").
     """
-    text = (code or "").strip().lower().replace("-", "_")
-    base = text.split("_", 1)[0]
-    if not base or base in ("und", "auto"):
+    from shared.languages import UnknownLanguage, resolve_language
+
+    text = (code or "").strip()
+    if text.lower() in ("", "und", "auto"):
         return "und", "Unknown"
-    try:  # the full table of the translation stage, where it exists
-        from shared.languages import UnknownLanguage, resolve_language
-    except ImportError:
-        pass
-    else:
-        try:
-            found = resolve_language(code.strip())
-            return found.iso639_2b, found.name
-        except UnknownLanguage:
-            pass
-    base = _ALIASES.get(base, base)
-    if base in _LANGUAGES:
-        return _LANGUAGES[base]
-    for tag, name in _LANGUAGES.values():
-        if base == tag:
-            return tag, name
-    return (base if len(base) == 3 else "und"), code
+    try:
+        found = resolve_language(text)
+    except UnknownLanguage:
+        return "und", text
+    return found.iso639_2b, found.name
 
 
 def same_language(a: str, b: str) -> bool:

@@ -87,3 +87,10 @@ def test_subtitle_file_tags_are_what_players_read_and_resolve_back():
         assert file_tag(code) == tag, code
         assert resolve_language(tag).code == resolve_language(code).code  # the tag names the same language and script
     assert file_tag("xx") == "xx"  # unknown: left as written, for the caller to judge
+
+
+def test_bcp47_region_and_script_subtags():
+    assert resolve_language("en-US").code == "eng_Latn" and resolve_language("hi-IN").code == "hin_Deva"
+    assert resolve_language("ks-Deva").code == "kas_Deva"
+    with pytest.raises(UnknownLanguage):
+        resolve_language("hi-Xyzz")  # an unknown script is not silently dropped
