@@ -298,6 +298,26 @@ function Test-Ffmpeg {
     Write-Info "ffmpeg: $((Get-Command ffmpeg -CommandType Application | Select-Object -First 1).Path)"
 }
 
+# uv lives in a private tools folder when bootstrap installs it: pip's --target puts the
+# package (and the uv.exe it ships, in bin\ or Scripts\) under .venvs\.tools\uv and
+# nowhere else. Not --user: that writes into the user's site-packages. The version is
+# pinned in requirements\uv.txt (bootstrap.sh reads it too).
+function Get-UvToolsDir {
+    return (Join-Path $script:Root '.venvs\.tools\uv')
+}
+
+function Get-UvBinaryIn([string]$Dir) {
+    foreach ($rel in @('bin\uv.exe', 'Scripts\uv.exe', 'bin\uv')) {
+        $candidate = Join-Path $Dir $rel
+        if (Test-Path -LiteralPath $candidate -PathType Leaf) {
+            return $candidate
+        }
+    }
+    return $null
+}
+
+# Sets UvCmd to a uv *binary*; never 'python -m uv', which targets the interpreter that
+# launched it (possibly the system Python).
 function Find-Uv {
     if ($env:UV) {
         if (Test-Path -LiteralPath $env:UV -PathType Leaf) {
@@ -311,8 +331,14 @@ function Find-Uv {
         $script:UvCmd = @($uv.Path)
         return $true
     }
-    if (Test-Native -Exe $script:Py -Arguments @('-m', 'uv', '--version')) {
-        $script:UvCmd = @($script:Py, '-m', 'uv')
+    $bin = Get-UvBinaryIn (Get-UvToolsDir)
+    if ($bin) {
+        $script:UvCmd = @($bin)
+        return $true
+    }
+    $shipped = Get-NativeOutput -Exe $script:Py -Arguments @('-c', 'import uv; print(uv.find_uv_bin())')
+    if ($shipped -and (Test-Path -LiteralPath ([string]@($shipped)[0]) -PathType Leaf)) {
+        $script:UvCmd = @([string]@($shipped)[0])
         return $true
     }
     return $false
@@ -325,19 +351,41 @@ function Initialize-Uv {
     $saved = $script:Step
     Enter-Step 'uv'
     if (-not (Find-Uv)) {
-        Write-Info 'uv: not found; installing it with pip'
-        try {
-            Invoke-Logged -Exe $script:Py -Arguments @('-m', 'pip', 'install', '--user', '--quiet', 'uv')
-        } catch {
-            # A virtual-environment Python refuses --user.
-            Invoke-Logged -Exe $script:Py -Arguments @('-m', 'pip', 'install', '--quiet', 'uv')
-        }
+        $tools = Get-UvToolsDir
+        Write-Info "uv: not found; installing it with pip into .venvs\.tools\uv (a private folder; the system Python is not changed)"
+        Remove-Item -LiteralPath $tools -Recurse -Force -ErrorAction SilentlyContinue
+        Invoke-Logged -Exe $script:Py -Arguments @('-m', 'pip', 'install', '--disable-pip-version-check', '--no-warn-script-location', '--quiet', '--target', $tools, '-r', (Join-Path $script:Root 'requirements\uv.txt'))
         if (-not (Find-Uv)) {
-            throw "uv was installed, but neither uv on PATH nor '$($script:Py) -m uv' works"
+            throw "uv: pip installed it into $tools, but no uv binary is there; set UV=C:\path\to\uv.exe"
         }
     }
     Write-Info "uv: $($script:UvCmd -join ' ')"
     $script:Step = $saved
+}
+
+# The environment's own interpreter imports its key modules and its sys.prefix is the
+# environment (shared\verify_env.py); otherwise one line naming what is wrong.
+function Test-BuiltEnvironment([string]$Name, [string]$Dir, [string]$Modules) {
+    $py = Get-VenvPython $Name
+    if (-not (Test-Path -LiteralPath $py)) {
+        throw "${Name}: .venvs\$Name has no interpreter ($py); run .\bootstrap.ps1 -Force -Envs $Name"
+    }
+    $verifier = Join-Path $script:Root 'shared\verify_env.py'
+    Write-LogLine "`$ $py -I $verifier $Dir $Modules"
+    $previous = $ErrorActionPreference
+    $ErrorActionPreference = 'Continue'
+    try {
+        $output = @(& $py -I $verifier $Dir $Modules 2>&1)
+        $code = $LASTEXITCODE
+    } finally {
+        $ErrorActionPreference = $previous
+    }
+    foreach ($line in $output) {
+        Write-LogLine ([string]$line)
+    }
+    if ($code -ne 0) {
+        throw "${Name}: $([string]@($output)[-1])"
+    }
 }
 
 function Invoke-Uv([string[]]$Arguments) {
@@ -364,7 +412,7 @@ function Get-PlanPython {
     return (Get-CommonPython)
 }
 
-function Build-Environment([string]$Name, [string]$Requirements, [string]$State) {
+function Build-Environment([string]$Name, [string]$Requirements, [string]$State, [string]$Modules = '') {
     $dir = Join-Path $script:Root ".venvs\$Name"
     if ($State -eq 'up-to-date' -and -not $Force) {
         Write-Info "${Name}: up to date"
@@ -373,7 +421,10 @@ function Build-Environment([string]$Name, [string]$Requirements, [string]$State)
     }
     Initialize-Uv
     $script:Step = "environment $Name"
-    if ($Force -or $State -eq 'missing') {
+    if ($Force -or $State -eq 'missing' -or $State -eq 'broken') {
+        if ($State -eq 'broken') {
+            Write-Info "${Name}: .venvs\$Name is stamped but its packages are missing (an older bootstrap?); rebuilding it"
+        }
         Write-Info "${Name}: creating .venvs\$Name"
         Invoke-Uv @('venv', '--clear', '--python', $script:Py, $dir)
     } else {
@@ -381,19 +432,30 @@ function Build-Environment([string]$Name, [string]$Requirements, [string]$State)
     }
     # A sync cut short must not leave an environment that looks up to date.
     Remove-Item -LiteralPath (Join-Path $dir '.requirements.sha256') -Force -ErrorAction SilentlyContinue
+    $py = Get-VenvPython $Name
     Write-Info "${Name}: installing $Requirements (this can take minutes the first time)"
-    $previousVenv = $env:VIRTUAL_ENV
-    $env:VIRTUAL_ENV = $dir
-    try {
-        Invoke-Uv @('pip', 'sync', $Requirements)
-    } finally {
-        $env:VIRTUAL_ENV = $previousVenv
-    }
+    # --python names the target: uv never falls back to another interpreter.
+    Invoke-Uv @('pip', 'sync', '--python', $py, $Requirements)
+    Test-BuiltEnvironment $Name $dir $Modules
     if ($Name -eq 'common') {
-        $script:CommonPy = Get-VenvPython 'common'
+        $script:CommonPy = $py
     }
     Invoke-Logged -Exe (Get-CommonPython) -Arguments @('-m', 'shared.environment_manager', 'stamp', $Name)
     $script:Built.Add($Name)
+}
+
+# The verify list of [environments.NAME] in config\environments.toml, comma-separated
+# (Python 3.10 has no tomllib to ask the environment manager before common exists).
+function Get-TomlVerifyModules([string]$Name) {
+    $inside = $false
+    foreach ($line in Get-Content -LiteralPath (Join-Path $script:Root 'config\environments.toml')) {
+        if ($line -match '^\[') {
+            $inside = ($line.Trim() -eq "[environments.$Name]")
+        } elseif ($inside -and $line -match '^verify\s*=\s*\[(.*)\]') {
+            return (($Matches[1] -replace '[" ]', ''))
+        }
+    }
+    return ''
 }
 
 function Read-Plan {
@@ -411,7 +473,7 @@ function Read-Plan {
                 }
             }
         }
-        Build-Environment 'common' (Join-Path $script:Root 'requirements\common.txt') $state
+        Build-Environment 'common' (Join-Path $script:Root 'requirements\common.txt') $state (Get-TomlVerifyModules 'common')
         $script:Step = 'plan'
     }
     $planPy = Get-PlanPython
@@ -427,7 +489,11 @@ function Read-Plan {
         if (@($fields).Count -lt 4) {
             continue
         }
-        $entries += [pscustomobject]@{ Name = $fields[0]; Requirements = $fields[1]; State = $fields[2]; SizeMb = [int]$fields[3] }
+        $modules = ''
+        if (@($fields).Count -ge 5) {
+            $modules = $fields[4]
+        }
+        $entries += [pscustomobject]@{ Name = $fields[0]; Requirements = $fields[1]; State = $fields[2]; SizeMb = [int]$fields[3]; Modules = $modules }
     }
     $requested = @(Get-RequestedEnvironment)
     if ($requested.Count -gt 0) {
@@ -486,7 +552,7 @@ function Build-Environments {
         if ($script:Built.Contains($entry.Name)) {
             continue
         }
-        Build-Environment $entry.Name $entry.Requirements $entry.State
+        Build-Environment $entry.Name $entry.Requirements $entry.State $entry.Modules
     }
     $script:Step = 'environments'
 }

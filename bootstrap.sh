@@ -131,6 +131,13 @@ known_environments() { # names of config/environments.toml's [environments.NAME]
   sed -n 's/^\[environments\.\([A-Za-z0-9_-]*\)\][[:space:]]*$/\1/p' "$1"
 }
 
+toml_verify_modules() { # toml_verify_modules NAME: the verify list of [environments.NAME], comma-separated
+  awk -v want="[environments.$1]" '
+    /^\[/ { inside = ($0 == want) }
+    inside && /^verify[[:space:]]*=/ { sub(/^[^=]*=[[:space:]]*/, ""); gsub(/[][" ]/, ""); print; exit }
+  ' "$ROOT/config/environments.toml"
+}
+
 parse_args() {
   while (($#)); do
     case $1 in
@@ -268,7 +275,28 @@ check_ffmpeg() {
   say "ffmpeg: $(command -v ffmpeg)"
 }
 
-find_uv() { # sets UV_CMD when a working uv exists; no install
+# uv lives in a private tools folder when bootstrap installs it: pip's --target puts the
+# package (and the uv binary it ships, in bin/) under .venvs/.tools/uv and nowhere else.
+# Not --user: that writes into the user's site-packages and ~/.local/bin (often not on
+# PATH), and Debian's externally managed Python refuses it; --target needs neither.
+# The version installed there is pinned in requirements/uv.txt (bootstrap.ps1 reads it too).
+uv_tools_dir() { printf '%s\n' "$ROOT/.venvs/.tools/uv"; }
+
+uv_binary_in() { # uv_binary_in DIR: the uv binary that pip installed under DIR (--target)
+  local candidate
+  for candidate in "$1/bin/uv" "$1/bin/uv.exe" "$1/Scripts/uv.exe"; do
+    if [[ -x $candidate ]]; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# find_uv: sets UV_CMD to a uv *binary*; no install. Never `python -m uv`: uv started as a
+# module targets the interpreter that launched it, and that could be the system Python.
+find_uv() {
+  local bin
   if [[ -n ${UV:-} ]]; then
     if [[ -x $UV ]] || command -v "$UV" >/dev/null 2>&1; then
       UV_CMD=("$UV")
@@ -279,8 +307,11 @@ find_uv() { # sets UV_CMD when a working uv exists; no install
   fi
   if command -v uv >/dev/null 2>&1; then
     UV_CMD=("$(command -v uv)")
-  elif "$PY" -m uv --version >/dev/null 2>&1; then
-    UV_CMD=("$PY" -m uv)
+  elif bin=$(uv_binary_in "$(uv_tools_dir)"); then
+    UV_CMD=("$bin")
+  elif bin=$("$PY" -c 'import uv; print(uv.find_uv_bin())' 2>/dev/null) && [[ -x $bin ]]; then
+    # The uv pip package is installed for this Python: use the binary it ships.
+    UV_CMD=("$bin")
   else
     return 1
   fi
@@ -288,20 +319,20 @@ find_uv() { # sets UV_CMD when a working uv exists; no install
 
 ensure_uv() {
   ((${#UV_CMD[@]})) && return 0
-  local saved=$CURRENT_STEP
+  local saved=$CURRENT_STEP tools
   step "uv"
   if ! find_uv; then
     [[ -n ${UV:-} ]] && return 1
-    say "uv: not found; installing it with pip"
-    if ! run_logged "$PY" -m pip install --user --quiet uv; then
-      # An externally managed or virtual-environment Python refuses --user.
-      run_logged "$PY" -m pip install --quiet uv || {
-        err "uv: could not install it with pip; install it yourself (https://docs.astral.sh/uv/) or set UV=/path/to/uv"
-        return 1
-      }
-    fi
+    tools=$(uv_tools_dir)
+    say "uv: not found; installing it with pip into ${tools#"$ROOT"/} (a private folder; the system Python is not changed)"
+    rm -rf -- "$tools"
+    run_logged "$PY" -m pip install --disable-pip-version-check --no-warn-script-location \
+      --quiet --target "$tools" -r "$ROOT/requirements/uv.txt" || {
+      err "uv: could not install it with pip ($PY -m pip); install uv yourself (https://docs.astral.sh/uv/) and put it on PATH, or set UV=/path/to/uv"
+      return 1
+    }
     find_uv || {
-      err "uv: installed, but neither uv on PATH nor '$PY -m uv' works"
+      err "uv: pip installed it into $tools, but no uv binary is there; set UV=/path/to/uv"
       return 1
     }
   fi
@@ -309,10 +340,28 @@ ensure_uv() {
   CURRENT_STEP=$saved
 }
 
+# verify_env NAME DIR MODULES: the environment's own interpreter imports MODULES and its
+# sys.prefix is DIR; otherwise one line naming what is wrong, and failure.
+verify_env() {
+  local name=$1 dir=$2 modules=$3 py output
+  py=$(venv_python "$dir")
+  if [[ ! -x $py && ! -e $py ]]; then
+    err "$name: .venvs/$name has no interpreter ($py); run ./bootstrap.sh --force --envs $name"
+    return 1
+  fi
+  log_line "\$ $py -I $ROOT/shared/verify_env.py $dir $modules"
+  if ! output=$("$py" -I "$ROOT/shared/verify_env.py" "$dir" "$modules" 2>&1); then
+    log_line "$output"
+    err "$name: ${output##*$'\n'}"
+    return 1
+  fi
+  log_line "$output"
+}
 
-# build_env NAME REQUIREMENTS STATE: create/sync .venvs/NAME from REQUIREMENTS and stamp it
+# build_env NAME REQUIREMENTS STATE MODULES: create/sync .venvs/NAME from REQUIREMENTS,
+# check that its own interpreter imports MODULES, then stamp it.
 build_env() {
-  local name=$1 requirements=$2 state=$3 dir="$ROOT/.venvs/$1"
+  local name=$1 requirements=$2 state=$3 modules=${4:-} dir="$ROOT/.venvs/$1" py
   if [[ $state == up-to-date ]] && ((!OPT_FORCE)); then
     say "$name: up to date"
     UP_TO_DATE+=("$name")
@@ -320,7 +369,10 @@ build_env() {
   fi
   ensure_uv
   CURRENT_STEP="environment $name"
-  if ((OPT_FORCE)) || [[ $state == missing ]]; then
+  if ((OPT_FORCE)) || [[ $state == missing || $state == broken ]]; then
+    if [[ $state == broken ]]; then
+      say "$name: .venvs/$name is stamped but its packages are missing (an older bootstrap?); rebuilding it"
+    fi
     say "$name: creating .venvs/$name"
     run_logged "${UV_CMD[@]}" venv --clear --python "$PY" "$dir"
   else
@@ -328,9 +380,12 @@ build_env() {
   fi
   # A sync cut short must not leave an environment that looks up to date.
   rm -f -- "$dir/.requirements.sha256"
+  py=$(venv_python "$dir")
   say "$name: installing ${requirements#"$ROOT"/} (this can take minutes the first time)"
-  run_logged env VIRTUAL_ENV="$dir" "${UV_CMD[@]}" pip sync "$requirements"
-  if [[ $name == common ]]; then COMMON_PY=$(venv_python "$dir"); fi
+  # --python names the target: uv never falls back to another interpreter.
+  run_logged "${UV_CMD[@]}" pip sync --python "$py" "$requirements"
+  verify_env "$name" "$dir" "$modules"
+  if [[ $name == common ]]; then COMMON_PY=$py; fi
   run_logged "$(common_python)" -m shared.environment_manager stamp "$name"
   BUILT+=("$name")
 }
@@ -359,7 +414,7 @@ read_plan() {
     if [[ -x $(common_python) ]] && "$(common_python)" -m shared.environment_manager plan >/dev/null 2>&1; then
       common_state=$("$(common_python)" -m shared.environment_manager plan | awk -F'\t' '$1 == "common" {print $3}')
     fi
-    build_env common "$ROOT/requirements/common.txt" "$common_state"
+    build_env common "$ROOT/requirements/common.txt" "$common_state" "$(toml_verify_modules common)"
     CURRENT_STEP="plan"
   fi
   local output
@@ -440,12 +495,12 @@ check_disk() {
 
 build_envs() {
   step "environments"
-  local line name requirements state
+  local line name requirements state modules
   for line in "${PLAN[@]}"; do
-    IFS=$'\t' read -r name requirements state _ <<<"$line"
+    IFS=$'\t' read -r name requirements state _ modules <<<"$line"
     # On Python 3.10 read_plan has built common already.
     if [[ " ${BUILT[*]:-} " == *" $name "* ]]; then continue; fi
-    build_env "$name" "$requirements" "$state"
+    build_env "$name" "$requirements" "$state" "$modules"
   done
   CURRENT_STEP="environments"
 }

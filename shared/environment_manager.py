@@ -96,6 +96,7 @@ class Environment:
     size_mb: int
     path: Path
     windows: bool
+    verify: tuple[str, ...] = ()
 
     @property
     def python(self) -> Path:
@@ -118,12 +119,30 @@ class Environment:
         stamp = self.path / STAMP_FILE
         return stamp.read_text(encoding="utf-8").strip() if stamp.is_file() else None
 
+    def site_packages(self) -> list[Path]:
+        if self.windows:
+            return [self.path / "Lib" / "site-packages"]
+        return sorted(self.path.glob("lib/python3*/site-packages"))
+
+    def missing_packages(self) -> list[str]:
+        """The ``verify`` modules with no folder or file in site-packages (no import: cheap)."""
+        dirs = [d for d in self.site_packages() if d.is_dir()]
+
+        def present(module: str) -> bool:
+            return any((d / module).is_dir() or any(d.glob(module + ".*")) for d in dirs)
+
+        return [m for m in self.verify if not present(m)]
+
     def state(self) -> str:
-        """``missing``, ``stale`` (requirements changed since the build) or ``up-to-date``."""
+        """``missing``, ``stale`` (requirements changed since the build), ``broken`` (stamped,
+        but a package it must hold is absent: e.g. an older bootstrap synced elsewhere) or
+        ``up-to-date``."""
         if not self.installed():
             return "missing"
         if not self.requirements.is_file() or self.built_hash() != self.requirements_hash():
             return "stale"
+        if self.missing_packages():
+            return "broken"
         return "up-to-date"
 
 
@@ -156,6 +175,7 @@ class Manager:
                 size_mb=int(spec.get("size_mb", 0)),
                 path=self.root / VENVS_DIR / name,
                 windows=self.windows,
+                verify=tuple(spec.get("verify", [])),
             )
         return result
 
@@ -356,6 +376,8 @@ def problems(mgr: Manager, workflow: str | None) -> list[str]:
             found.append(f"environment {env.name} is not built: {_bootstrap_hint(env)}")
         elif state == "stale":
             found.append(f"environment {env.name} is out of date with {env.requirements.relative_to(mgr.root)}: {_bootstrap_hint(env)}")
+        elif state == "broken":
+            found.append(f"environment {env.name} lacks {', '.join(env.missing_packages())}: {_bootstrap_hint(env)}")
     if not (mgr.root / HARDWARE_CACHE).is_file():
         found.append(f"no hardware profile ({HARDWARE_CACHE}): run ./bootstrap.sh")
     if workflow:
@@ -375,7 +397,7 @@ def cmd_check(mgr: Manager, args: argparse.Namespace) -> int:
 
 def cmd_plan(mgr: Manager, _args: argparse.Namespace) -> int:
     for env in mgr.needed_here():
-        print(f"{env.name}\t{env.requirements}\t{env.state()}\t{env.size_mb}")
+        print(f"{env.name}\t{env.requirements}\t{env.state()}\t{env.size_mb}\t{','.join(env.verify)}")
     return 0
 
 
@@ -406,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
     p = sub.add_parser("check", help="what is missing or stale, with the fix")
     p.add_argument("--workflow", default=None)
-    sub.add_parser("plan", help="environments this platform needs: name, requirements, state, size MB")
+    sub.add_parser("plan", help="environments this platform needs: name, requirements, state, size MB, modules to verify")
     p = sub.add_parser("stamp", help="record an environment as built from its current requirements")
     p.add_argument("name")
     return parser

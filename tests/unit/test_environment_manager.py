@@ -35,6 +35,9 @@ def fake_env(root: Path, name: str, windows: bool = False, stamp: bool = True, t
     env = mgr.environment(name)
     env.python.parent.mkdir(parents=True, exist_ok=True)
     env.python.write_text("")
+    site = env.path / ("Lib" if windows else "lib/python3.11") / "site-packages"
+    for module in env.verify:
+        (site / module).mkdir(parents=True, exist_ok=True)
     if stamp:
         (env.path / em.STAMP_FILE).write_text(env.requirements_hash() + "\n")
     return env.python
@@ -131,6 +134,18 @@ def test_state_missing_stale_up_to_date(repo: Path) -> None:
     assert env.state() == "up-to-date"
     env.requirements.write_text(env.requirements.read_text() + "\n# changed\n")
     assert env.state() == "stale"
+
+
+def test_stamped_but_empty_environment_is_broken(repo: Path) -> None:
+    """What an older bootstrap left (it synced into the system Python): a stamp, no packages."""
+    fake_env(repo, "common")
+    env = manager(repo).environment("common")
+    assert env.state() == "up-to-date"
+    shutil.rmtree(env.path / "lib")
+    assert env.state() == "broken"
+    assert env.missing_packages() == ["click", "dotenv", "huggingface_hub", "pysubs2"]
+    plan = run_cli(repo, "plan").stdout.splitlines()[0].split("\t")
+    assert plan[2] == "broken" and plan[4] == "click,dotenv,huggingface_hub,pysubs2"
 
 
 # ---- the process environment -------------------------------------------------------------------
