@@ -468,7 +468,7 @@ check_disk() {
   step "disk"
   local line name state size need=0 to_build=""
   for line in "${PLAN[@]}"; do
-    IFS=$'\t' read -r name _ state size <<<"$line"
+    IFS=$'\t' read -r name _ state size _ <<<"$line"
     if [[ $state != up-to-date ]] || ((OPT_FORCE)); then
       need=$((need + ${size:-0}))
       to_build+="$name "

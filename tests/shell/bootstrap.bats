@@ -15,7 +15,7 @@ setup() {
   TEST_PY=$(test_python) || skip "no Python >= 3.11 (or one with tomli) to run the environment manager"
 
   sandbox_tools bash env uname date mkdir wc tail head sed awk grep tr cat rm dirname \
-    chmod touch mv ln cp ls sort stat
+    chmod touch mv ln cp ls sort stat paste
   fake_cmd ffmpeg 'echo "ffmpeg version 6.0 (fake)"'
   fake_cmd ffprobe 'echo "ffprobe version 6.0 (fake)"'
   # df -Pk DIR: a filesystem with FAKE_DF_AVAIL_KB free (default 100 GB).
@@ -37,8 +37,12 @@ test_python() {
   return 1
 }
 
-# fake_uv PATH: a uv that makes a venv whose bin/python execs a real Python
-# (FAKE_UV_PYTHON, else the --python it was given) and records every call in FAKE_UV_LOG.
+# fake_uv PATH: a uv whose venvs are real (python -m venv --without-pip, with
+# FAKE_UV_PYTHON, else the --python it was given) and whose `pip sync --python PY REQS`
+# records its call in FAKE_UV_LOG and lays an empty package for each module of
+# FAKE_UV_MODULES (comma-separated) into PY's site-packages, so that bootstrap's
+# verification has something to import. A sync without --python fails, as real uv does
+# outside a virtual environment.
 fake_uv() {
   cat >"$1" <<'EOF'
 #!/usr/bin/env bash
@@ -58,13 +62,18 @@ case $1 in
       shift
     done
     if ((clear)); then rm -rf -- "$dir"; fi
-    mkdir -p "$dir/bin"
-    printf '#!/bin/sh\nexec "%s" "$@"\n' "${FAKE_UV_PYTHON:-$python}" >"$dir/bin/python"
-    chmod +x "$dir/bin/python"
+    "${FAKE_UV_PYTHON:-$python}" -m venv --without-pip "$dir"
     ;;
   pip)
-    [[ $2 == sync && -d ${VIRTUAL_ENV:?VIRTUAL_ENV must name the target} ]]
-    printf 'pip sync %s %s\n' "$VIRTUAL_ENV" "$3" >>"$FAKE_UV_LOG"
+    [[ $2 == sync && $3 == --python && -x $4 ]] || { echo "fake uv: pip sync needs --python PY: $*" >&2; exit 2; }
+    py=$4
+    printf 'pip sync %s %s\n' "$(dirname "$(dirname "$py")")" "$5" >>"$FAKE_UV_LOG"
+    site=$("$py" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+    IFS=',' read -r -a modules <<<"${FAKE_UV_MODULES:-}"
+    for module in "${modules[@]}"; do
+      mkdir -p "$site/$module"
+      : >"$site/$module/__init__.py"
+    done
     ;;
   *) echo "fake uv: unexpected: $*" >&2; exit 3 ;;
 esac
@@ -72,10 +81,17 @@ EOF
   chmod +x "$1"
 }
 
+# every_verify_module: the modules of every environment's verify list, comma-separated.
+every_verify_module() {
+  sed -n 's/^verify[[:space:]]*=[[:space:]]*\[\(.*\)\]/\1/p' "$REPO/config/environments.toml" |
+    tr -d '" ' | paste -sd, -
+}
+
 # run_bootstrap ARGS...: run the copy's bootstrap.sh, stdin not a terminal, clean environment.
 run_bootstrap() {
   run env -i HOME="$HOME_DIR" PATH="$(sandbox_path)" PYTHON="$TEST_PY" TERM=dumb \
     FAKE_UV_LOG="$UV_LOG" FAKE_DF_AVAIL_KB="${FAKE_DF_AVAIL_KB:-104857600}" \
+    FAKE_UV_MODULES="${FAKE_UV_MODULES-$(every_verify_module)}" \
     "${EXTRA_ENV[@]}" "$REPO/bootstrap.sh" "$@" </dev/null
 }
 
@@ -343,7 +359,7 @@ printf '%s\n' "\$*" >"$BATS_TEST_TMPDIR/cache-models args"
 EOF2
   chmod +x "$REPO/cache-models.sh"
   cmd=$(printf '%q ' env -i HOME="$HOME_DIR" PATH="$(sandbox_path)" PYTHON="$TEST_PY" TERM=dumb \
-    NO_COLOR=1 FAKE_UV_LOG="$UV_LOG" "$REPO/bootstrap.sh" --envs common)
+    NO_COLOR=1 FAKE_UV_LOG="$UV_LOG" FAKE_UV_MODULES="$(every_verify_module)" "$REPO/bootstrap.sh" --envs common)
 
   run script -qec "$cmd" /dev/null <<<""
   [ "$status" -eq 0 ]
@@ -354,4 +370,28 @@ EOF2
   run script -qec "$cmd" /dev/null <<<"y"
   [ "$status" -eq 0 ]
   [ "$(cat "$BATS_TEST_TMPDIR/cache-models args")" = "--all" ]
+}
+
+@test "an environment whose own interpreter cannot import a key module fails, unstamped, not 'built'" {
+  FAKE_UV_MODULES="click,dotenv,huggingface_hub"
+  run_bootstrap --yes --envs common
+  [ "$status" -eq 1 ]
+  assert_contains "$output" "common:"
+  assert_contains "$output" "cannot import pysubs2"
+  refute_contains "$output" "environments built: common"
+  [ ! -e "$(stamp_of common)" ]
+}
+
+@test "a stamped environment without its packages (an older bootstrap's) is rebuilt, not 'up to date'" {
+  run_bootstrap --yes --envs common
+  [ "$status" -eq 0 ]
+  [ -e "$(stamp_of common)" ]
+  rm -rf "$REPO/.venvs/common/lib"
+  : >"$UV_LOG"
+  run_bootstrap --yes --envs common
+  [ "$status" -eq 0 ]
+  assert_contains "$output" "stamped but its packages are missing"
+  grep -q "^venv --clear --python .* $REPO/.venvs/common$" "$UV_LOG"
+  grep -q "^pip sync $REPO/.venvs/common " "$UV_LOG"
+  assert_contains "$output" "environments built: common"
 }

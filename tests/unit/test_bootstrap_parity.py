@@ -118,9 +118,12 @@ def test_the_ps1_help_maps_every_bash_option(bash_text, ps1_text):
     "--clear",
     "pip",
     "sync",
-    "VIRTUAL_ENV",
+    "verify_env.py",
     ".requirements.sha256",
-    "install --user",
+    "--target",
+    "requirements/uv.txt",
+    ".venvs/.tools/uv",
+    "stamped but its packages are missing",
     "winget install",
     "Download the models now (several GB)? [y/N]",
     "up to date",
@@ -132,6 +135,33 @@ def test_both_scripts_name_the_same_files_modules_and_messages(bash_text, ps1_te
         if alternative in bash_text and alternative in ps1_normalised:
             return
     pytest.fail(f"{needle!r} is not named by both bootstrap.sh and bootstrap.ps1")
+
+
+def _code_lines(text: str) -> list[str]:
+    """The lines of a script that are not comments (both languages comment with #)."""
+    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_every_install_command_names_its_target_interpreter(bash_text, ps1_text):
+    """uv never picks its target itself: `python -m uv` targets the interpreter that started
+    it (the system Python, on the machine where an older bootstrap damaged it), so both
+    scripts run uv only as a binary and name the environment's interpreter in every sync."""
+    bash_code, ps1_code = _code_lines(bash_text), _code_lines(ps1_text)
+    bash_syncs = [line for line in bash_code if re.search(r"\bpip sync\b", line)]
+    ps1_syncs = [line for line in ps1_code if re.search(r"'pip',\s*'sync'", line)]
+    assert bash_syncs and ps1_syncs
+    assert all('pip sync --python "$py"' in line for line in bash_syncs), bash_syncs
+    assert all("'pip', 'sync', '--python', $py" in line for line in ps1_syncs), ps1_syncs
+    for code in (bash_code, ps1_code):
+        assert not [line for line in code if re.search(r"-m['\",\s]+uv\b", line)], "python -m uv is back"
+        assert not [line for line in code if "VIRTUAL_ENV" in line], "uv must not be steered by VIRTUAL_ENV"
+    # pip runs only to install uv, and only into the private tools folder.
+    bash_pips = [line for line in bash_code if re.search(r"-m pip\b", line)]
+    ps1_pips = [line for line in ps1_code if re.search(r"'-m',\s*'pip'", line)]
+    assert bash_pips and ps1_pips
+    joined_bash = "\n".join(bash_code)
+    assert re.search(r'-m pip install [^\n]*\\\n\s+--quiet --target "\$tools"', joined_bash), bash_pips
+    assert all("'--target', $tools" in line for line in ps1_pips), ps1_pips
 
 
 def test_both_take_the_environment_list_from_the_environment_manager(bash_text, ps1_text):
