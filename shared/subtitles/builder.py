@@ -3,11 +3,16 @@
 Two passes, both on the integer frame grid of the media (so a 2-frame gap is exactly two
 frames, whatever the frame rate):
 
-1. **Segmentation** (dynamic programming over split points). A candidate cue is a run of
+1. **Segmentation** (dynamic programming over split points, as Knuth and Plass break
+   paragraphs: every cue boundary and line break of the whole word sequence is chosen at
+   once, never by filling a cue until it is full). A candidate cue is a run of
    words; it is out when its text cannot be laid out in MAX_LINES lines of
-   MAX_LINE_CHARS, or its speech lasts longer than MAX_DURATION. Otherwise it costs: a
-   base cost per cue, the quality of the break after it (sentence end < clause
-   punctuation < pause < conjunction/preposition < plain < forbidden), sentence ends and
+   MAX_LINE_CHARS, or its speech lasts longer than MAX_DURATION, or it holds more than
+   two speakers (two only as a dash cue: one line each, a leading hyphen, Netflix).
+   Otherwise it costs (rules.Costs, the SUB_COST_* settings): a base cost per cue, the
+   class of the break after it (sentence end < clause boundary < phrase < plain <
+   forbidden: text.classify_break and breaking.toml), less for the pause there (the
+   longer, the cheaper; a speaker change is as cheap as a sentence end), sentence ends and
    pauses left inside it, its line layout, and the time it needs beyond its speech
    (reading speed and minimum duration) past MAX_OUT_EXTEND or before its first word.
    Each cue's time window is fixed in advance so the passes agree: its out-time may run
@@ -36,7 +41,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from shared.subtitles.rules import Rules
+from shared.subtitles.rules import Costs, Rules
 from shared.subtitles.text import (
     LINE_BREAK_COST,
     Break,
@@ -51,15 +56,15 @@ _EPS = 1e-6
 _SPACES = re.compile(r"\s+")
 
 # Segmentation costs (arbitrary units; one frame of extra time is a fraction of a unit).
-CUE_COST = 4.0
-CUE_BREAK_COST = {Break.SENTENCE: 0.0, Break.CLAUSE: 2.0, Break.PHRASE: 5.0, Break.PLAIN: 10.0, Break.FORBIDDEN: 30.0}
-PAUSE_BREAK_COST = 1.0  # a break at a pause, unless the break is forbidden
+# The break, cue, pause, sentence and speaker costs are settings (rules.Costs, SUB_COST_*);
+# these few are internal.
 PREFERRED_BREAK_COST = 0.5  # a break the caller asks for (translated tracks: source cue edges)
-SENTENCE_INSIDE_COST = 6.0
 PAUSE_INSIDE_COST = 4.0  # per PAUSE_SPLIT of silence inside a cue
+DASH = "-"  # starts each line of a two-speaker cue (Netflix: a hyphen, no space)
 LAG_FRAME_COST = 0.5  # per frame needed past MAX_OUT_EXTEND
 LEAD_FRAME_COST = 1.0  # per frame needed before the first word
 VIOLATION_COST = 1e6  # per frame (or character) a cue cannot have
+VIOLATION_CUE_FRAMES = 4  # a cue short of time costs this many frames' violation more
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class TimedWord:
     text: str
     start: float
     end: float
+    speaker: str | None = None  # the diarize stage's label, when it has run
 
 
 @dataclass
@@ -109,7 +115,8 @@ def clean_words(words: Sequence[TimedWord]) -> list[tuple[int, TimedWord]]:
         start = max(start, last_start, 0.0)
         end = max(end, start)
         last_start = start
-        cleaned.append((index, TimedWord(text, start, end)))
+        speaker = getattr(word, "speaker", None)
+        cleaned.append((index, TimedWord(text, start, end, str(speaker) if speaker else None)))
     return cleaned
 
 
@@ -142,11 +149,13 @@ class _Builder:
         media_end: float | None,
         joiner: str,
         preferred_breaks: Collection[int],
+        costs: Costs,
     ) -> None:
         if rules.max_cps <= 0:
             raise ValueError("the builder needs a reading-speed limit: SUB_MAX_CPS must be positive")
         self.words = words
         self.rules = rules
+        self.costs = costs
         self.fr = rules.frames(fps)
         self.fps = fps
         self.joiner = joiner
@@ -158,19 +167,36 @@ class _Builder:
         self.line_cost = [0.0] * n
         self.boundary_cost = [0.0] * n  # cost of a cue break before word k
         self.inside_cost = [0.0] * n  # cost of keeping words k-1 and k in one cue
+        self.speaker_change = [False] * (n + 1)  # words k-1 and k are said by different speakers
+        self.changes = [0] * (n + 1)  # speaker changes before words 1..k
+        class_cost = {Break.SENTENCE: costs.sentence, Break.CLAUSE: costs.clause, Break.PHRASE: costs.phrase,
+                      Break.PLAIN: costs.plain, Break.FORBIDDEN: costs.forbidden}
         for k in range(1, n):
             kind = classify_break(words[k - 1].text, words[k].text)
             self.line_cost[k] = LINE_BREAK_COST[kind]
-            cost = CUE_BREAK_COST[kind]
-            pause = words[k].start - words[k - 1].end
-            if rules.pause_split > 0 and pause >= rules.pause_split:
-                cost = cost / 2 if kind == Break.FORBIDDEN else min(cost, PAUSE_BREAK_COST)
-                self.inside_cost[k] += PAUSE_INSIDE_COST * pause / rules.pause_split
+            cost = class_cost[kind]
+            pause = max(0.0, words[k].start - words[k - 1].end)
+            if rules.pause_split > 0 and pause > 0:
+                # The longer the pause, the cheaper the break; a forbidden break stays costly.
+                floor = cost / 2 if kind == Break.FORBIDDEN else min(cost, costs.sentence)
+                cost = max(floor, cost - costs.pause * pause / rules.pause_split)
+                if pause >= rules.pause_split:
+                    self.inside_cost[k] += PAUSE_INSIDE_COST * pause / rules.pause_split
+            a, b = words[k - 1].speaker, words[k].speaker
+            if a and b and a != b:
+                self.speaker_change[k] = True
+                cost = min(cost, costs.sentence)
+            self.changes[k] = self.changes[k - 1] + self.speaker_change[k]
             if k in preferred_breaks:
                 cost = min(cost, PREFERRED_BREAK_COST)
             self.boundary_cost[k] = cost
             if kind == Break.SENTENCE:
-                self.inside_cost[k] += SENTENCE_INSIDE_COST
+                self.inside_cost[k] += costs.sentence_inside
+        if n:
+            self.changes[n] = self.changes[n - 1]
+        self.prefix = [0]
+        for length in self.lengths:
+            self.prefix.append(self.prefix[-1] + length)
 
     # -- windows ---------------------------------------------------------------------------
     def out_limit(self, last: int) -> int:
@@ -193,13 +219,40 @@ class _Builder:
         """Fewest frames a cue of ``chars`` characters must show."""
         return max(self.fr.min_duration, self.fr.cps_frames(chars, self.rules.max_cps))
 
+    def width(self, first: int, stop: int) -> int:
+        """Characters of words ``first:stop`` on one line."""
+        return self.prefix[stop] - self.prefix[first] + self.joiner_len * (stop - first - 1)
+
+    def dash_at(self, first: int, stop: int) -> int | None:
+        """Where the second speaker starts in a cue of words ``first:stop`` (None: one speaker)."""
+        if self.changes[stop - 1] == self.changes[first]:
+            return None
+        return next(k for k in range(first + 1, stop) if self.speaker_change[k])
+
+    def dash_fits(self, first: int, stop: int, split: int) -> bool:
+        """Whether two speakers fit one cue: one line each, with their dashes, one change only."""
+        dash = grapheme_len(DASH)
+        return (
+            self.rules.max_lines >= 2
+            and self.changes[stop - 1] - self.changes[first] == 1
+            and self.width(first, split) + dash <= self.rules.max_line_chars
+            and self.width(split, stop) + dash <= self.rules.max_line_chars
+        )
+
     # -- pass 1 ----------------------------------------------------------------------------
     def candidate_cost(self, first: int, stop: int, chars: int) -> float:
         f, fr = self.f, self.fr
         single = stop - first == 1
-        cost = CUE_COST + (self.boundary_cost[stop] if stop < len(self.words) else 0.0)
+        cost = self.costs.cue + (self.boundary_cost[stop] if stop < len(self.words) else 0.0)
         cost += sum(self.inside_cost[first + 1 : stop])
-        if chars > self.rules.max_line_chars:
+        split = None if single else self.dash_at(first, stop)
+        if split is not None:
+            # Two speakers: a dash cue, one line each, or not at all.
+            if not self.dash_fits(first, stop, split):
+                return math.inf
+            cost += self.costs.speaker_dash
+            chars += 2 * grapheme_len(DASH)
+        elif chars > self.rules.max_line_chars:
             found = layout_costs(
                 self.lengths[first:stop],
                 [0.0, *self.line_cost[first + 1 : stop]],
@@ -225,7 +278,8 @@ class _Builder:
             cost += VIOLATION_COST * (need - fr.max_duration)
             need = fr.max_duration
         if need > hi - lo:
-            cost += VIOLATION_COST * (need - (hi - lo))
+            # Fewest frames short, and fewest cues that break a rule: one dense cue rather than two.
+            cost += VIOLATION_COST * (need - (hi - lo) + VIOLATION_CUE_FRAMES)
         soft = min(f.soft_hi[stop - 1], hi)
         cost += LAG_FRAME_COST * max(0, min(start + need, hi) - soft)
         cost += LEAD_FRAME_COST * max(0, start + need - hi)
@@ -241,7 +295,9 @@ class _Builder:
             for first in range(stop - 1, -1, -1):
                 chars += self.lengths[first] + self.joiner_len
                 if first < stop - 1 and (
-                    chars > self.rules.max_chars or self.f.end[stop - 1] - self.f.start[first] > self.fr.max_duration
+                    chars > self.rules.max_chars
+                    or self.f.end[stop - 1] - self.f.start[first] > self.fr.max_duration
+                    or self.changes[stop - 1] - self.changes[first] > 1
                 ):
                     break
                 if best[first] == math.inf:
@@ -263,7 +319,9 @@ class _Builder:
         placed: list[dict] = []
         for first, stop in spans:
             last = stop - 1
-            chars = sum(self.lengths[first:stop]) + self.joiner_len * (stop - first - 1)
+            chars = self.width(first, stop)
+            if self.dash_at(first, stop) is not None:
+                chars += 2 * grapheme_len(DASH)
             need = min(self.need(chars), fr.max_duration)
             prev = placed[-1] if placed else None
             hi = self.out_limit(last)
@@ -320,7 +378,11 @@ class _Builder:
         for placed in self.time(self.segment()):
             first, stop = placed["first"], placed["stop"]
             tokens = [w.text for w in self.words[first:stop]]
-            lines = layout(tokens, self.rules.max_line_chars, self.rules.max_lines, self.joiner).lines
+            split = self.dash_at(first, stop)
+            if split is not None:
+                lines = (DASH + self.joiner.join(tokens[: split - first]), DASH + self.joiner.join(tokens[split - first :]))
+            else:
+                lines = layout(tokens, self.rules.max_line_chars, self.rules.max_lines, self.joiner).lines
             cues.append(
                 Cue(
                     start=placed["in"] / self.fps,
@@ -342,19 +404,23 @@ def build_cues(
     media_end: float | None = None,
     joiner: str = " ",
     preferred_breaks: Collection[int] = (),
+    costs: Costs | None = None,
 ) -> list[Cue]:
     """Subtitle cues for ``words`` under ``rules`` at ``fps``.
 
     ``media_end`` (seconds) caps every out-time; ``joiner`` goes between words ("" for
     languages written without spaces); ``preferred_breaks`` are input word indices before
-    which a cue break is nearly free (a translated track uses its source cues' edges).
-    Every kept word appears in exactly one cue, in order; blank words are dropped.
+    which a cue break is nearly free (a translated track uses its source cues' edges);
+    ``costs`` are the optimisation's preferences (default: rules.Costs()). Words that
+    carry a ``speaker`` change cue at a speaker change, or share a cue with one line and
+    a leading dash per speaker. Every kept word appears in exactly one cue, in order;
+    blank words are dropped.
     """
     cleaned = clean_words(words)
     indices = [index for index, _ in cleaned]
     position = {index: k for k, index in enumerate(indices)}
     preferred = {position[i] for i in preferred_breaks if i in position}
-    builder = _Builder([w for _, w in cleaned], rules, fps, media_end, joiner, preferred)
+    builder = _Builder([w for _, w in cleaned], rules, fps, media_end, joiner, preferred, costs or Costs())
     return builder.build(indices)
 
 
