@@ -65,6 +65,11 @@ LAG_FRAME_COST = 0.5  # per frame needed past MAX_OUT_EXTEND
 LEAD_FRAME_COST = 1.0  # per frame needed before the first word
 VIOLATION_COST = 1e6  # per frame (or character) a cue cannot have
 VIOLATION_CUE_FRAMES = 4  # a cue short of time costs this many frames' violation more
+# Per frame a cue of *dense* speech is short of reading time: one of its sentences is spoken
+# faster than SUB_MAX_CPS allows even with SUB_MAX_OUT_EXTEND after it, so no cutting can
+# make it legal; there the cut follows the sentence and clause structure (the QC report
+# lists the cue), instead of merging across sentences to win a few frames.
+DENSE_FRAME_COST = 1.0
 
 
 @dataclass(frozen=True)
@@ -194,9 +199,30 @@ class _Builder:
                 self.inside_cost[k] += costs.sentence_inside
         if n:
             self.changes[n] = self.changes[n - 1]
+        self.dense_prefix = [0]
+        for dense in self._dense_words():
+            self.dense_prefix.append(self.dense_prefix[-1] + dense)
         self.prefix = [0]
         for length in self.lengths:
             self.prefix.append(self.prefix[-1] + length)
+
+    def _dense_words(self) -> list[bool]:
+        """Per word: its sentence is spoken too fast for the reading-speed limit (see DENSE_FRAME_COST)."""
+        words, rules = self.words, self.rules
+        flags: list[bool] = []
+        first = 0
+        for k, word in enumerate(words):
+            if ends_sentence(word.text) or k == len(words) - 1:
+                # The most time the sentence could have as a cue of its own: half the pause
+                # before it, and up to the next speech (less the gap) or MAX_LAG after it.
+                chars = sum(self.lengths[first : k + 1]) + self.joiner_len * (k - first)
+                before = (words[first].start - words[first - 1].end) / 2 if first else rules.max_lead
+                after = words[k + 1].start - self.fr.min_gap / self.fps if k + 1 < len(words) else math.inf
+                seconds = min(words[k].end + rules.max_lag, after) - (words[first].start - min(rules.max_lead, before))
+                dense = rules.max_cps > 0 and chars > rules.max_cps * seconds
+                flags.extend([dense] * (k + 1 - first))
+                first = k + 1
+        return flags
 
     # -- windows ---------------------------------------------------------------------------
     def out_limit(self, last: int) -> int:
@@ -230,10 +256,14 @@ class _Builder:
         return next(k for k in range(first + 1, stop) if self.speaker_change[k])
 
     def dash_fits(self, first: int, stop: int, split: int) -> bool:
-        """Whether two speakers fit one cue: one line each, with their dashes, one change only."""
+        """Whether two speakers fit one cue: whole sentences, one line each with its dash, one change."""
         dash = grapheme_len(DASH)
+        whole = (first == 0 or ends_sentence(self.words[first - 1].text)) and (
+            stop == len(self.words) or ends_sentence(self.words[stop - 1].text)
+        )
         return (
-            self.rules.max_lines >= 2
+            whole  # each speaker's part is whole sentences: no dash cue that starts or ends mid-sentence
+            and self.rules.max_lines >= 2
             and self.changes[stop - 1] - self.changes[first] == 1
             and self.width(first, split) + dash <= self.rules.max_line_chars
             and self.width(split, stop) + dash <= self.rules.max_line_chars
@@ -278,8 +308,11 @@ class _Builder:
             cost += VIOLATION_COST * (need - fr.max_duration)
             need = fr.max_duration
         if need > hi - lo:
-            # Fewest frames short, and fewest cues that break a rule: one dense cue rather than two.
-            cost += VIOLATION_COST * (need - (hi - lo) + VIOLATION_CUE_FRAMES)
+            if self.dense_prefix[stop] > self.dense_prefix[first]:
+                cost += DENSE_FRAME_COST * (need - (hi - lo))
+            else:
+                # Fewest frames short, and fewest cues that break a rule: one dense cue rather than two.
+                cost += VIOLATION_COST * (need - (hi - lo) + VIOLATION_CUE_FRAMES)
         soft = min(f.soft_hi[stop - 1], hi)
         cost += LAG_FRAME_COST * max(0, min(start + need, hi) - soft)
         cost += LEAD_FRAME_COST * max(0, start + need - hi)
