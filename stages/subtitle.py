@@ -34,12 +34,20 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
+from shared import job, outcome, settings  # noqa: E402
 from shared.languages import file_tag  # noqa: E402
 from shared.schema import SCHEMA_VERSION, SchemaError, check_kind  # noqa: E402
-from shared.subtitles import checker, formats  # noqa: E402
+from shared.subtitles import checker, formats, quality, shots  # noqa: E402
 from shared.subtitles.builder import Cue, TimedWord, build_cues, words_per_sentence  # noqa: E402
-from shared.subtitles.rules import ASSUMED_FPS, SETTING_FIELDS, Rules, parse_fps, rules_from_settings  # noqa: E402
+from shared.subtitles.rules import (  # noqa: E402
+    ASSUMED_FPS,
+    SETTING_FIELDS,
+    Costs,
+    Rules,
+    costs_from_settings,
+    parse_fps,
+    rules_from_settings,
+)
 from shared.subtitles.text import joiner_for  # noqa: E402
 from shared.subtitles.translated import bilingual_cues, bilingual_rules, build_translated_track  # noqa: E402
 
@@ -64,6 +72,23 @@ def _rules(overrides: dict[str, Any]) -> Rules:
         return base.with_overrides(**{k: v for k, v in overrides.items() if k in Rules.__dataclass_fields__})
     except ValueError as exc:
         raise click.UsageError(f"subtitle rules: {exc}") from None
+
+
+def _costs() -> Costs:
+    try:
+        return costs_from_settings()
+    except ValueError as exc:
+        raise click.UsageError(f"subtitle costs: {exc}") from None
+
+
+QC_MODES = ("warn", "fail")
+
+
+def _qc_mode(value: str | None) -> str:
+    mode = (value if value is not None else settings.get("SUB_QC") or "warn").strip().lower()
+    if mode not in QC_MODES:
+        raise click.BadParameter(f"{mode!r}: give warn or fail (SUB_QC)", param_hint="--qc")
+    return mode
 
 
 def _fps_option(value: str | None) -> float | None:
@@ -100,8 +125,10 @@ def aligned_words(data: dict, path: Path) -> list[TimedWord]:
     words = []
     for s_number, segment in enumerate(data.get("segments") or []):
         for w_number, word in enumerate(segment.get("words") or []):
+            speaker = word.get("speaker") or segment.get("speaker") if isinstance(word, dict) else None
             try:
-                words.append(TimedWord(str(word["word"]), float(word["start"]), float(word["end"])))
+                words.append(TimedWord(str(word["word"]), float(word["start"]), float(word["end"]),
+                                       str(speaker) if speaker else None))
             except (KeyError, TypeError, ValueError):
                 raise click.BadParameter(
                     f"{path}: segment {s_number} word {w_number} has no word/start/end: re-run the align stage",
@@ -118,19 +145,34 @@ def _language_code(code: str, what: str) -> str:
 
 
 # ---- writing tracks ---------------------------------------------------------------------
-def _qc(subs, cues: Sequence[Cue], rules: Rules, fps: float, fps_assumed: bool, fmts: Sequence[str], path: str) -> dict:
+def _qc(subs, cues: Sequence[Cue], rules: Rules, fps: float, fps_assumed: bool, fmts: Sequence[str], path: str,
+        speakers: Sequence[Sequence[str | None]] | None = None) -> dict:
     resolution = max(checker.FORMAT_RESOLUTION.get(f, 0.001) for f in fmts)
     check = checker.cues_from_events(subs)
     violations = checker.check_cues(check, rules, fps, resolution)
     violations += checker.check_sync(check, [(c.speech_start, c.speech_end) for c in cues], rules, resolution)
+    if speakers:
+        violations += checker.check_speakers(check, speakers)
     violations.sort(key=lambda v: (v.cue, checker.RULES.index(v.rule)))
     report = checker.Report(path, ",".join(fmts), fps, fps_assumed, rules, len(check), violations).as_dict()
     report["dense_speech_cues"] = [n for n, c in enumerate(cues, 1) if not c.feasible]
+    report["cues_breaking_rules"] = len({v.cue for v in violations})
+    ends = [(labels[0], labels[-1]) if labels else (None, None) for labels in speakers] if speakers else None
+    report["segmentation"] = quality.segmentation([c.lines for c in cues], ends)
     return report
 
 
+def qc_line(track: dict, folder: str = "subs") -> str:
+    """The result line for a track with violations: "3 cues break the rules (cps 2, ...): see subs/X.qc.json"."""
+    count = track.get("cues_breaking_rules", 0)
+    rules = ", ".join(f"{rule} {n}" for rule, n in (track.get("by_rule") or {}).items())
+    noun = "cue breaks" if count == 1 else "cues break"
+    return f"{count} {noun} the rules ({rules}): see {folder}/{track['qc']}"
+
+
 def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: float, fps_assumed: bool,
-                fmts: Sequence[str], text_lines: Sequence[str], extra: dict) -> dict:
+                fmts: Sequence[str], text_lines: Sequence[str], extra: dict,
+                speakers: Sequence[Sequence[str | None]] | None = None) -> dict:
     """Write one track in every format, its cue JSON, text and qc.json; its tracks.json entry."""
     subs = formats.to_ssafile(cues, title=stem)
     files = formats.write_track(subs, out_dir / stem, fmts)
@@ -145,7 +187,7 @@ def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: fl
     }
     formats.write_json(out_dir / f"{stem}.json", cue_json)
     formats.atomic_write_text(out_dir / f"{stem}.txt", "".join(f"{line}\n" for line in text_lines))
-    report = _qc(subs, cues, rules, fps, fps_assumed, fmts, files[fmts[0]])
+    report = _qc(subs, cues, rules, fps, fps_assumed, fmts, files[fmts[0]], speakers)
     formats.write_json(out_dir / f"{stem}.qc.json", report)
     if report["violation_count"]:
         log.warning("%s: %d rule violations (%s), see %s.qc.json", stem, report["violation_count"],
@@ -159,6 +201,9 @@ def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: fl
         "qc": f"{stem}.qc.json",
         "cues": len(cues),
         "violations": report["violation_count"],
+        "cues_breaking_rules": report["cues_breaking_rules"],
+        "by_rule": report["by_rule"],
+        "segmentation": {k: v for k, v in report["segmentation"].items() if k != "dangling_cues"},
     }
 
 
@@ -187,16 +232,22 @@ def _formats(value: str) -> list[str]:
               help="frame rate for the frame-based rules")
 @click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="the job directory: manifest and logs (default: ALIGNED's folder)")
+@click.option("--qc", "qc_text", default=None, show_default="SUB_QC",
+              help="warn: say when a track breaks the rules; fail: also exit 4 after writing everything")
+@click.option("--shot-changes", "shots_text", default=None, show_default="SUB_SHOT_CHANGES",
+              help="off, auto (ffmpeg scene detection on the video) or a file of shot-change times in seconds")
 @_rule_options
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_json: Path | None, name: str | None,
-          formats_: str, bilingual: bool, fps_text: str | None, job_dir: Path | None, verbose: bool,
-          **rule_values: Any) -> None:
+          formats_: str, bilingual: bool, fps_text: str | None, job_dir: Path | None, qc_text: str | None,
+          shots_text: str | None, verbose: bool, **rule_values: Any) -> None:
     """Subtitle tracks from ALIGNED (word timings) and each TRANSLATIONS file."""
     job_dir = job_dir or aligned.parent
     job_dir.mkdir(parents=True, exist_ok=True)
     job.configure_logging("subtitle", job_dir, verbose)
     rules = _rules(rule_values)
+    costs = _costs()
+    qc_mode = _qc_mode(qc_text)
     fmts = _formats(formats_)
     fps = _fps_option(fps_text)
     if media_json is None and (job_dir / "media.json").is_file():
@@ -226,24 +277,41 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
     if "/" in name or "\\" in name or not name.strip("."):
         raise click.BadParameter(f"{name!r} is not a file name stem", param_hint="--name")
     out_dir = output.parent
+    try:
+        shot_spec = shots.parse_spec(shots_text if shots_text is not None else settings.get("SUB_SHOT_CHANGES"))
+        shot_threshold = shots.parse_threshold(settings.get("SUB_SHOT_THRESHOLD"))
+        snap_frames = shots.parse_snap(settings.get("SUB_SHOT_SNAP_FRAMES"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shot-changes") from None
     parameters = {"rules": rules.as_dict(), "fps": fps, "fps_assumed": fps_assumed, "formats": fmts,
-                  "bilingual": bilingual, "name": name}
+                  "bilingual": bilingual, "name": name, "costs": costs.as_dict(), "qc": qc_mode,
+                  "shot_changes": shot_spec, "shot_threshold": shot_threshold, "shot_snap_frames": snap_frames}
     inputs = [str(aligned), *map(str, translations), *([str(media_json)] if media_json else [])]
     with job.StageRun("subtitle", job_dir, inputs, [str(output)], parameters, packages=("click", "pysubs2", "regex"),
                       tools=()) as run:
         if fps_assumed:
             log.info("no video frame rate: %g fps assumed for the frame-based rules", fps)
         common = {"fps": fps, "fps_assumed": fps_assumed, "fmts": fmts}
-        source_cues = build_cues(words, rules, fps, media_end=media_end, joiner=joiner_for(source_lang))
+        try:
+            cuts = shots.shot_changes(shot_spec, media, shot_threshold)
+        except shots.ShotError as exc:
+            raise click.BadParameter(str(exc), param_hint="--shot-changes") from None
+        if cuts is not None:
+            log.info("%d shot changes (%s); cues snap to them within %d frames", len(cuts), shot_spec, snap_frames)
+        timing = {"shot_changes": cuts or (), "snap_frames": snap_frames}
+        source_cues = build_cues(words, rules, fps, media_end=media_end, joiner=joiner_for(source_lang), costs=costs,
+                                 **timing)
+        speakers = [[words[i].speaker for i in c.words] for c in source_cues]
         joiner = joiner_for(source_lang)
         sentences = [joiner.join(words[i].text.strip() for i in s) for s in words_per_sentence(words)]
         tracks = [dict(role="source", language=source_lang,
                        **write_track(out_dir, f"{name}.{source_lang}", source_cues, rules, text_lines=sentences,
-                                     extra={"language": source_lang, "role": "source"}, **common))]
+                                     extra={"language": source_lang, "role": "source"},
+                                     speakers=speakers if any(w.speaker for w in words) else None, **common))]
         for lang, data, path in targets:
             try:
                 track = build_translated_track(data.get("sentences") or [], words, source_cues, rules, fps, lang,
-                                               media_end=media_end)
+                                               media_end=media_end, costs=costs, **timing)
             except (ValueError, KeyError, TypeError) as exc:
                 raise click.BadParameter(f"{path}: {exc}", param_hint="TRANSLATIONS") from None
             text_lines = [str(s.get("text", "")).strip() for s in track_sentences(data)]
@@ -260,8 +328,17 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
                                                  **common)))
         formats.write_json(output, {"schema_version": SCHEMA_VERSION, "kind": "subtitles", "name": name, "fps": fps,
                                     "fps_assumed": fps_assumed, "tracks": tracks})
-        run.details = {"tracks": [{"language": t["language"], "role": t["role"], "cues": t["cues"],
-                                   "violations": t["violations"]} for t in tracks]}
+        run.details = {"qc": qc_mode, "tracks": [
+            {"language": t["language"], "role": t["role"], "cues": t["cues"], "violations": t["violations"],
+             "cues_breaking_rules": t["cues_breaking_rules"], "by_rule": t["by_rule"],
+             "segmentation": t["segmentation"]} for t in tracks]}
+    folder = out_dir.name or "."
+    broken = [qc_line(t, folder) for t in tracks if t["violations"]]
+    for line in broken:
+        click.echo(f"subtitle: {line}", err=True)
+    if broken and qc_mode == "fail":
+        log.error("SUB_QC=fail: %d track(s) break the rules; the tracks and their qc.json are written", len(broken))
+        sys.exit(outcome.QC_FAILED)
 
 
 def track_sentences(data: dict) -> list[dict]:

@@ -155,6 +155,8 @@ class _Builder:
         joiner: str,
         preferred_breaks: Collection[int],
         costs: Costs,
+        shot_changes: Sequence[float] = (),
+        snap_frames: int = 12,
     ) -> None:
         if rules.max_cps <= 0:
             raise ValueError("the builder needs a reading-speed limit: SUB_MAX_CPS must be positive")
@@ -167,6 +169,8 @@ class _Builder:
         self.joiner_len = grapheme_len(joiner)
         self.f = _frames(words, rules, fps)
         self.media_end = math.inf if media_end is None else math.floor(media_end * fps + _EPS)
+        self.shots = sorted({round(t * fps) for t in shot_changes if t >= 0})
+        self.snap = snap_frames
         self.lengths = [grapheme_len(w.text) for w in words]
         n = len(words)
         self.line_cost = [0.0] * n
@@ -374,9 +378,60 @@ class _Builder:
             if prev is not None:
                 self.chain(prev, cue)
             placed.append(cue)
+        if self.shots:
+            self.snap_to_shots(placed)
         for cue in placed:
             cue["feasible"] = cue["out"] - cue["in"] >= cue["need"]
         return placed
+
+    def _gap_ok(self, gap: int) -> bool:
+        return gap == self.fr.min_gap or gap > self.fr.chain_gap
+
+    def snap_to_shots(self, placed: list[dict]) -> None:
+        """Move in/out-times onto shot changes (Netflix): never across one past the speech,
+        and onto one within SUB_SHOT_SNAP_FRAMES, when every rule still holds.
+
+        An in-time goes onto a change at or before its first word (not before MAX_LEAD);
+        an out-time goes MIN_GAP_FRAMES before a change after its last word, earlier only
+        while the cue keeps the time its reading speed needs. A move that would leave a gap
+        the chaining rule forbids, or overlap a neighbour, is not made.
+        """
+        f, fr = self.f, self.fr
+        for k, cue in enumerate(placed):
+            first, last = cue["first"], cue["stop"] - 1
+            prev_out = placed[k - 1]["out"] if k else -math.inf
+            next_in = placed[k + 1]["in"] if k + 1 < len(placed) else math.inf
+            # In-time: onto a change its lead-in crosses, else the nearest within reach, never
+            # after the first word.
+            crossing = [s for s in self.shots if cue["in"] < s <= f.start[first]]
+            near = crossing[-1:] or [s for s in self.shots if abs(s - cue["in"]) <= self.snap and s < cue["in"]]
+            for s in sorted(near, key=lambda s: abs(s - cue["in"])):
+                if s < f.lead_lo[first] or cue["out"] - s > fr.max_duration or cue["out"] - s < cue["need"] and s > cue["in"]:
+                    continue
+                if k and not (s - prev_out >= fr.min_gap and self._gap_ok(s - prev_out)):
+                    continue
+                cue["in"] = s
+                break
+            # Out-time: never across a change after the speech; snap to one within reach.
+            target = None
+            crossing = [s for s in self.shots if max(cue["in"], f.end[last]) < s < cue["out"]]
+            if crossing:
+                target = crossing[0] - fr.min_gap
+            else:
+                near = [s - fr.min_gap for s in self.shots if abs(s - fr.min_gap - cue["out"]) <= self.snap]
+                near = [t for t in near if t != cue["out"]]
+                if near:
+                    target = min(near, key=lambda t: abs(t - cue["out"]))
+            if target is None:
+                continue
+            hi = min(self.out_limit(last), cue["in"] + fr.max_duration, next_in - fr.min_gap)
+            ok = max(f.end[last], cue["in"] + 1) <= target <= hi
+            if target < cue["out"] and not crossing:
+                ok = ok and target - cue["in"] >= cue["need"]
+            if ok and k + 1 < len(placed):
+                ok = self._gap_ok(next_in - target)
+            if ok:
+                cue["out"] = target
 
     def chain(self, prev: dict, cue: dict) -> None:
         """Close a short gap between ``prev`` and ``cue`` to MIN_GAP_FRAMES, or open it."""
@@ -438,6 +493,8 @@ def build_cues(
     joiner: str = " ",
     preferred_breaks: Collection[int] = (),
     costs: Costs | None = None,
+    shot_changes: Sequence[float] = (),
+    snap_frames: int = 12,
 ) -> list[Cue]:
     """Subtitle cues for ``words`` under ``rules`` at ``fps``.
 
@@ -446,14 +503,16 @@ def build_cues(
     which a cue break is nearly free (a translated track uses its source cues' edges);
     ``costs`` are the optimisation's preferences (default: rules.Costs()). Words that
     carry a ``speaker`` change cue at a speaker change, or share a cue with one line and
-    a leading dash per speaker. Every kept word appears in exactly one cue, in order;
-    blank words are dropped.
+    a leading dash per speaker. ``shot_changes`` (seconds) are never crossed by a cue's
+    lead-in or lag-out, and in/out-times within ``snap_frames`` of one snap to it.
+    Every kept word appears in exactly one cue, in order; blank words are dropped.
     """
     cleaned = clean_words(words)
     indices = [index for index, _ in cleaned]
     position = {index: k for k, index in enumerate(indices)}
     preferred = {position[i] for i in preferred_breaks if i in position}
-    builder = _Builder([w for _, w in cleaned], rules, fps, media_end, joiner, preferred, costs or Costs())
+    builder = _Builder([w for _, w in cleaned], rules, fps, media_end, joiner, preferred, costs or Costs(),
+                       shot_changes, snap_frames)
     return builder.build(indices)
 
 

@@ -165,6 +165,8 @@ def build_translated_track(
     language: str | None,
     media_end: float | None = None,
     costs: Costs | None = None,
+    shot_changes: Sequence[float] = (),
+    snap_frames: int = 12,
 ) -> TranslatedTrack:
     """Cues for the translations in ``sentences`` (translation.<lang>.json's sentences)."""
     joiner = joiner_for(language)
@@ -184,7 +186,8 @@ def build_translated_track(
             preferred.add(len(tokens))
             tokens.extend(_spread(text_tokens[a:b], piece.start, piece.end, joiner))
             token_sentence.extend([number] * (b - a))
-    cues = build_cues(tokens, rules, fps, media_end=media_end, joiner=joiner, preferred_breaks=preferred, costs=costs)
+    cues = build_cues(tokens, rules, fps, media_end=media_end, joiner=joiner, preferred_breaks=preferred, costs=costs,
+                      shot_changes=shot_changes, snap_frames=snap_frames)
     source_words = _assign_source_words(cues, tokens, token_sentence, all_pieces, words)
     return TranslatedTrack(cues, source_words, tokens, token_sentence)
 
