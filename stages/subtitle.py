@@ -352,22 +352,66 @@ def track_sentences(data: dict) -> list[dict]:
               help="frame rate for the gap rules (25, 29.97, 30000/1001)")
 @click.option("--strict", is_flag=True, help="exit 1 when there is any violation")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--ref", "reference", type=click.Path(path_type=Path), default=None,
+              help="a reference segmentation of the same speech: boundary precision/recall within 0.3 s")
 @_rule_options
-def check(file: Path, fps_text: str | None, strict: bool, as_json: bool, **rule_values: Any) -> None:
-    """List every rule violation in FILE (SRT, WebVTT or ASS) with cue number, rule and figure."""
+def check(file: Path, fps_text: str | None, strict: bool, as_json: bool, reference: Path | None,
+          **rule_values: Any) -> None:
+    """List every rule violation in FILE (SRT, WebVTT or ASS) with cue number, rule and figure,
+    then how FILE is segmented (share of cue boundaries at a sentence end or clause boundary)."""
     rules = _rules(rule_values)
     fps = _fps_option(fps_text)
     try:
         report = checker.check_file(file, rules, fps)
+        subs, _fmt = checker.load_subtitles(file)
     except checker.SubtitleFileError as exc:
         raise click.BadParameter(str(exc), param_hint="FILE") from None
+    try:
+        ref_subs = checker.load_subtitles(reference)[0] if reference is not None else None
+    except checker.SubtitleFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ref") from None
+    cues = checker.cues_from_events(subs)
+    data = report.as_dict()
+    data["segmentation"] = quality.segmentation([c.lines for c in cues])
+    if ref_subs is not None:
+        ours = quality.boundary_times([c.start for c in cues])
+        theirs = quality.boundary_times([c.start for c in checker.cues_from_events(ref_subs)])
+        data["reference"] = {"file": str(reference), **quality.compare(ours, theirs)}
     if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         for line in report.lines():
             click.echo(line)
+        for line in segmentation_lines(data):
+            click.echo(line)
     if strict and report.violations:
         sys.exit(1)
+
+
+def segmentation_lines(data: dict) -> list[str]:
+    """The segmentation figures of a check report, for people."""
+    seg = data["segmentation"]
+    lines = [f"segmentation: {seg['sentence_or_clause']:.0%} of {seg['boundaries']} cue boundaries at a sentence end "
+             f"or clause boundary; {seg['mid_sentence_starts']:.0%} of cues start mid-sentence; "
+             f"{seg['dangling_ends']} end on an article, preposition or the like"
+             + (f" (cues {', '.join(map(str, seg['dangling_cues']))})" if seg["dangling_cues"] else "")]
+    ref = data.get("reference")
+    if ref:
+        lines.append(f"against {ref['file']}: boundary precision {ref['precision']:.0%}, recall {ref['recall']:.0%} "
+                     f"({ref['matched']} of {ref['boundaries']} ours, {ref['reference_boundaries']} theirs, "
+                     f"within {ref['tolerance']:g} s)")
+    return lines
+
+
+@main.command("summary", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("tracks_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def summary(tracks_json: Path) -> None:
+    """Print one line per track of TRACKS_JSON that breaks the rules (the verbs' result line)."""
+    data = _read_json(tracks_json, "subtitles", "TRACKS_JSON")
+    folder = tracks_json.parent.name or "."
+    for track in data.get("tracks") or []:
+        if track.get("violations"):
+            click.echo(qc_line(track, folder))
 
 
 if __name__ == "__main__":
