@@ -274,7 +274,9 @@ class _Builder:
         )
 
     # -- pass 1 ----------------------------------------------------------------------------
-    def candidate_cost(self, first: int, stop: int, chars: int) -> float:
+    def candidate_cost(self, first: int, stop: int, chars: int, prev_out: int | None = None) -> tuple[float, int]:
+        """The cost of words ``first:stop`` as one cue after a cue ending at ``prev_out``, and
+        the out-time pass 2 gives it (None: no cue before, or its end unknown)."""
         f, fr = self.f, self.fr
         single = stop - first == 1
         cost = self.costs.cue + (self.boundary_cost[stop] if stop < len(self.words) else 0.0)
@@ -283,7 +285,7 @@ class _Builder:
         if split is not None:
             # Two speakers: a dash cue, one line each, or not at all.
             if not self.dash_fits(first, stop, split):
-                return math.inf
+                return math.inf, 0
             cost += self.costs.speaker_dash
             chars += 2 * grapheme_len(DASH)
         elif chars > self.rules.max_line_chars:
@@ -296,17 +298,21 @@ class _Builder:
             )
             if found is None:
                 if not single:
-                    return math.inf
+                    return math.inf, 0
                 cost += VIOLATION_COST * (chars - self.rules.max_line_chars + 1)
             else:
                 cost += found[0]
         speech = f.end[stop - 1] - f.start[first]
         if speech > fr.max_duration:
             if not single:
-                return math.inf
+                return math.inf, 0
             cost += VIOLATION_COST
         need = self.need(chars)
-        lo, hi = self.static_in_limit(first), self.out_limit(stop - 1)
+        hi = self.out_limit(stop - 1)
+        if prev_out is None:
+            lo = self.static_in_limit(first)
+        else:  # the cue before ends where pass 2 will end it: the rest of the pause is ours
+            lo = min(max(f.lead_lo[first], prev_out + fr.min_gap), f.start[first])
         start = f.start[first]
         if need > fr.max_duration:
             cost += VIOLATION_COST * (need - fr.max_duration)
@@ -320,12 +326,17 @@ class _Builder:
         soft = min(f.soft_hi[stop - 1], hi)
         cost += LAG_FRAME_COST * max(0, min(start + need, hi) - soft)
         cost += LEAD_FRAME_COST * max(0, start + need - hi)
-        return cost
+        # Where pass 2 puts the out-time (before chaining), for the next cue's window.
+        if start + need > soft and start + need > hi:
+            start = max(lo, min(start, hi - need))
+        out = max(start + 1, min(max(f.end[stop - 1], start + need), hi, start + fr.max_duration))
+        return cost, out
 
     def segment(self) -> list[tuple[int, int]]:
         n = len(self.words)
         best = [math.inf] * (n + 1)
         back = [0] * (n + 1)
+        used: list[int | None] = [None] * (n + 1)  # out-time of the last cue of the best cutting
         best[0] = 0.0
         for stop in range(1, n + 1):
             chars = -self.joiner_len
@@ -339,10 +350,12 @@ class _Builder:
                     break
                 if best[first] == math.inf:
                     continue
-                total = best[first] + self.candidate_cost(first, stop, chars)
+                cost, out = self.candidate_cost(first, stop, chars, used[first])
+                total = best[first] + cost
                 if total < best[stop]:
                     best[stop] = total
                     back[stop] = first
+                    used[stop] = out
         spans = []
         stop = n
         while stop > 0:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 ESPEAK = shutil.which("espeak-ng")
 RATE = 22050
-SPEED = 175  # words per minute: about 15 characters per second, as in unhurried conversation
+SPEED = 150  # words per minute: about 15 characters per second, as in unhurried conversation
 VOICES = {"SPEAKER_1": "en+m3", "SPEAKER_2": "en+f3"}
 
 # Questions and answers, a sentence longer than two lines, a list with commas, numbers with
