@@ -199,7 +199,7 @@ class _Builder:
             if k in preferred_breaks:
                 cost = min(cost, PREFERRED_BREAK_COST)
             self.boundary_cost[k] = cost
-            if kind == Break.SENTENCE:
+            if kind == Break.SENTENCE and not self.speaker_change[k]:  # a dash cue pays speaker_dash instead
                 self.inside_cost[k] += costs.sentence_inside
         if n:
             self.changes[n] = self.changes[n - 1]
@@ -439,12 +439,18 @@ class _Builder:
                 continue
             hi = min(self.out_limit(last), cue["in"] + fr.max_duration, next_in - fr.min_gap)
             ok = max(f.end[last], cue["in"] + 1) <= target <= hi
-            if target < cue["out"] and not crossing:
-                ok = ok and target - cue["in"] >= cue["need"]
             if ok and k + 1 < len(placed):
                 ok = self._gap_ok(next_in - target)
+            new_in = cue["in"]
+            if ok and target - new_in < cue["need"]:
+                # Shorter than reading needs: only if an earlier in-time (into silence, no
+                # change crossed, no forbidden gap) gives the time back.
+                new_in = target - cue["need"]
+                lo = max(f.lead_lo[first], prev_out + fr.min_gap)
+                ok = new_in >= lo and not any(new_in < s <= cue["in"] for s in self.shots)
+                ok = ok and (not k or self._gap_ok(new_in - prev_out))
             if ok:
-                cue["out"] = target
+                cue["in"], cue["out"] = new_in, target
 
     def chain(self, prev: dict, cue: dict) -> None:
         """Close a short gap between ``prev`` and ``cue`` to MIN_GAP_FRAMES, or open it."""
