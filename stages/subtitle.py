@@ -318,7 +318,8 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
             tracks.append(dict(role="target", language=lang,
                                **write_track(out_dir, f"{name}.{lang}", track.cues, rules, text_lines=text_lines,
                                              extra={"language": lang, "role": "target", "tokens": [t.text for t in track.tokens]},
-                                             **common)))
+                                             speakers=[[track.tokens[t].speaker for t in c.words] for c in track.cues]
+                                             if any(t.speaker for t in track.tokens) else None, **common)))
             if bilingual:
                 cues = bilingual_cues(track, words, rules, source_lang)
                 both = [f"{s.get('source', '').strip()}\n{s.get('text', '').strip()}\n" for s in track_sentences(data)]

@@ -184,7 +184,9 @@ def build_translated_track(
         bounds = [0, *starts, len(text_tokens)]
         for piece, a, b in zip(pieces, bounds, bounds[1:], strict=False):
             preferred.add(len(tokens))
-            tokens.extend(_spread(text_tokens[a:b], piece.start, piece.end, joiner))
+            # The piece's speaker (diarize stage) goes with its translation: cues change or dash there too.
+            speaker = getattr(words[piece.words[0]], "speaker", None) if piece.words else None
+            tokens.extend(TimedWord(t.text, t.start, t.end, speaker) for t in _spread(text_tokens[a:b], piece.start, piece.end, joiner))
             token_sentence.extend([number] * (b - a))
     cues = build_cues(tokens, rules, fps, media_end=media_end, joiner=joiner, preferred_breaks=preferred, costs=costs,
                       shot_changes=shot_changes, snap_frames=snap_frames)

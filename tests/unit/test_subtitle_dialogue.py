@@ -94,3 +94,32 @@ def test_sentence_ends_are_where_the_cues_end() -> None:
     words, cues = build(150, True)
     starts_mid = [c for k, c in enumerate(cues[1:], 1) if not ends_sentence(words[cues[k - 1].words[-1]].word)]
     assert len(starts_mid) <= 0.2 * len(cues)
+
+
+def test_a_translated_track_keeps_following_the_source_sentences() -> None:
+    from shared.subtitles.translated import build_translated_track
+
+    words, cues = build(150, True)
+    _, seconds = spoken(150)
+    timed = [TimedWord(w.word, w.start, w.end, w.speaker) for w in words]
+    sentences = []
+    for number in sorted({w.sentence for w in words}):
+        indices = [i for i, w in enumerate(words) if w.sentence == number]
+        text = " ".join(words[i].word for i in indices)
+        # a stand-in translation of the same length: each word's letters reversed, punctuation kept at the end
+        fake = " ".join(t.rstrip(".,?!")[::-1] + t[len(t.rstrip(".,?!")):] for t in text.split())
+        sentences.append({"id": number, "start": words[indices[0]].start, "end": words[indices[-1]].end,
+                          "words": indices, "text": fake})
+    track = build_translated_track(sentences, timed, cues, RULES, FPS, "xx", media_end=seconds)
+    source_cue_starts = {c.words[0] for c in cues}
+    # every source sentence that starts a source cue starts a translated cue too, at its speech
+    starts = {round(c.speech_start, 3) for c in track.cues}
+    for s in sentences:
+        if s["words"][0] in source_cue_starts:
+            assert round(s["start"], 3) in starts, s["text"]
+    # and a translated cue is on screen only around the speech of the sentences it translates
+    for cue in track.cues:
+        spoken_by = {track.token_sentence[t] for t in cue.words}
+        first, last = sentences[min(spoken_by)], sentences[max(spoken_by)]
+        assert cue.start >= first["start"] - RULES.max_lead - 1e-6 and cue.end <= last["end"] + RULES.max_lag + 1e-6
+    assert check_cues(as_check(track.cues), RULES, FPS, resolution=1e-6) == []
