@@ -3,7 +3,8 @@
     python stages/subtitle.py JOB/aligned.json [JOB/translation.en.json ...] \\
         -o JOB/subs/tracks.json [--media JOB/media.json] [--name NAME] [--formats srt,vtt] \\
         [--bilingual] [--job-dir JOB]
-    python stages/subtitle.py check FILE.srt|.vtt|.ass [--fps 25] [--strict] [--json]
+    python stages/subtitle.py check FILE.srt|.vtt|.ass [--fps 25] [--strict] [--json] [--ref THEIRS.srt]
+    python stages/subtitle.py summary JOB/subs/tracks.json
 
 Building writes, in the folder of tracks.json, for the source language and each
 translation: ``<name>.<lang>.<fmt>`` for each of --formats (SRT, WebVTT, ASS through
@@ -13,11 +14,20 @@ pysubs2), ``<name>.<lang>.json`` (the cues with their lines, times and word indi
 adds ``<name>.<src>-<tgt>.*`` per translation: the source line above the translation.
 tracks.json lists the tracks for the mux stage (format in stages/mux.py).
 
+Words may carry the diarize stage's ``speaker``: cues change at a speaker change, or show
+two short parts with a leading hyphen each. Shot changes (SUB_SHOT_CHANGES=off|auto|FILE,
+--shot-changes) are kept clear of and snapped to. Each qc.json also rates the segmentation
+(shared/subtitles/quality.py); the manifest keeps the violations per rule. A track that
+breaks a rule prints "N cues break the rules (cps 2, ...): see subs/NAME.qc.json" (the
+``summary`` command prints the same from tracks.json, for the verbs); with SUB_QC=fail
+(--qc fail) the stage exits 4 (shared/outcome.py) after writing every output.
+
 The rules (shared/subtitles/rules.py) come from the SUB_* settings; each has an option.
 Frame-based rules use media.json's frame rate, or 24 fps for audio-only input (said in
 every qc.json). ``check`` works on any SRT/VTT/ASS file: one line per violation with cue
-number, rule and figure; exit 1 with --strict when there is any, 2 when the file cannot
-be read.
+number, rule and figure, then its segmentation figures (and, with --ref, boundary
+precision/recall against a reference within 0.3 s); exit 1 with --strict when there is
+any violation, 2 when a file cannot be read.
 """
 
 from __future__ import annotations
