@@ -15,17 +15,21 @@ frames, whatever the frame rate):
    longer, the cheaper; a speaker change is as cheap as a sentence end), sentence ends and
    pauses left inside it, its line layout, and the time it needs beyond its speech
    (reading speed and minimum duration) past MAX_OUT_EXTEND or before its first word.
-   Each cue's time window is fixed in advance so the passes agree: its out-time may run
-   into the silence after it up to MAX_LAG past its speech and MIN_GAP_FRAMES before the
-   next word; its in-time may lead into the silence before it up to MAX_LEAD, but only
-   into the part the previous cue can never reach. A cue whose needs do not fit its window
-   is a rule violation; it is allowed at a very high cost so that the pass always returns
-   the least-bad cutting (single words always form a candidate).
+   Each cue's time window is the one pass 2 will give it, so the passes agree: its
+   out-time may run into the silence after it up to MAX_LAG past its speech and
+   MIN_GAP_FRAMES before the next word; its in-time may lead into the silence before it up
+   to MAX_LEAD, but only past where the best cutting's previous cue ends. A cue whose needs
+   do not fit its window is a rule violation; it is allowed at a very high cost so that
+   the pass always returns the least-bad cutting (single words always form a candidate),
+   or at DENSE_FRAME_COST per frame when its speech is too fast for any legal cue.
 2. **Timing** (one sweep). In-time at the first word's frame; out-time at the end of the
    speech, moved later only as far as reading speed and minimum duration need (first up
    to MAX_OUT_EXTEND, then up to MAX_LAG), and only then an earlier in-time. Gaps of
    CHAIN_GAP_FRAMES or fewer are closed to MIN_GAP_FRAMES by extending the earlier cue,
    else by an earlier in-time of the later one, else opened past CHAIN_GAP_FRAMES.
+3. **Shot changes** (optional): a lead-in or lag-out never crosses one, and in/out-times
+   within SUB_SHOT_SNAP_FRAMES of one snap to it (out-time MIN_GAP_FRAMES before it),
+   only when every rule still holds (see ``snap_to_shots``).
 
 When the speech itself is denser than the rules allow (80 characters spoken in 2 s with
 speech right before and after), no cutting can satisfy the reading speed: the builder
