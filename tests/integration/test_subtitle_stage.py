@@ -214,3 +214,21 @@ def test_shot_changes_from_a_file_are_kept_clear(tmp_path: Path) -> None:
     assert cues[0]["end"] == 5.12  # 4.92 without it: snapped to 2 frames before the change, 7 frames later
     manifest = json.loads((job / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["stages"]["subtitle"]["parameters"]["shot_changes"] == str(cuts)
+
+
+def test_make_qc_takes_a_reference(tmp_path: Path) -> None:
+    import shutil
+
+    if not shutil.which("make") or not (REPO / ".venvs" / "common").is_dir():
+        import pytest
+
+        pytest.skip("needs make and the common environment")
+    ours, theirs = tmp_path / "ours file.srt", tmp_path / "theirs.srt"
+    ours.write_text("1\n00:00:01,000 --> 00:00:03,000\nWhere are you going?\n\n"
+                    "2\n00:00:03,600 --> 00:00:05,000\nI am going home.\n", encoding="utf-8")
+    theirs.write_text("1\n00:00:01,000 --> 00:00:03,000\nWhere are you going?\n\n"
+                      "2\n00:00:03,800 --> 00:00:05,000\nI am going home.\n", encoding="utf-8")
+    result = subprocess.run(["make", "--no-print-directory", "qc", f"SUBS={ours}", f"REF={theirs}"], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "precision 100%, recall 100%" in result.stdout and "segmentation: 100%" in result.stdout
