@@ -47,11 +47,11 @@ check:
 	$(call need-env,common)
 	@$(EM) check $(if $(WORKFLOW),--workflow "$(WORKFLOW)")
 
-## Check a subtitle file against the rules: make qc SUBS=file.srt|vtt|ass [FPS=25] (fails on any violation)
+## Check a subtitle file against the rules and rate its segmentation: make qc SUBS=file.srt|vtt|ass [FPS=25] [REF=theirs.srt] (fails on any violation)
 qc:
 	$(call need-env,common)
 	@test -n "$${SUBS:-}" || { echo "make qc: set SUBS=path/to/file.srt (or .vtt/.ass)" >&2; exit 2; }
-	@"$(COMMON_PY)" "$(ROOT)/stages/subtitle.py" check "$$SUBS" $(if $(FPS),--fps "$$FPS") --strict
+	@"$(COMMON_PY)" "$(ROOT)/stages/subtitle.py" check "$$SUBS" $(if $(FPS),--fps "$$FPS") $(if $(REF),--ref "$$REF") --strict
 
 ## Run every test that can run on this machine, lint included (PYTEST_ARGS to narrow)
 test: lint
@@ -232,10 +232,12 @@ transcribe: $(J)/aligned.json $(J)/transcript.txt
 ## Translate FILE=... (or DIR=folder/) into TGT=en,ta and write the subtitle files
 translate: $(TRANSLATIONS) $(TRACKS)
 	@echo "subtitles: $(TRACKS)"
+	@$(if $(MUX_TRACKS),:,"$(COMMON_PY)" "$(ROOT)/stages/subtitle.py" summary "$(TRACKS)")
 
 ## Subtitle FILE=... (or DIR=folder/, make -j N for N jobs at once) end to end and mux the tracks into a copy (BURN=1: hard-subtitled too)
 subtitle: $(MUXED) $(BURNED)
 	@echo "subtitled: $(MUXED)$(if $(BURNED), and $(BURNED))"
+	@$(if $(MUX_TRACKS),:,"$(COMMON_PY)" "$(ROOT)/stages/subtitle.py" summary "$(TRACKS)")
 endif
 
 ## Subtitle the sample clip samples/demo.mp4 end to end: bootstraps and fetches small models as needed (ARGS="--no-fetch")

@@ -3,7 +3,8 @@
     python stages/subtitle.py JOB/aligned.json [JOB/translation.en.json ...] \\
         -o JOB/subs/tracks.json [--media JOB/media.json] [--name NAME] [--formats srt,vtt] \\
         [--bilingual] [--job-dir JOB]
-    python stages/subtitle.py check FILE.srt|.vtt|.ass [--fps 25] [--strict] [--json]
+    python stages/subtitle.py check FILE.srt|.vtt|.ass [--fps 25] [--strict] [--json] [--ref THEIRS.srt]
+    python stages/subtitle.py summary JOB/subs/tracks.json
 
 Building writes, in the folder of tracks.json, for the source language and each
 translation: ``<name>.<lang>.<fmt>`` for each of --formats (SRT, WebVTT, ASS through
@@ -13,11 +14,20 @@ pysubs2), ``<name>.<lang>.json`` (the cues with their lines, times and word indi
 adds ``<name>.<src>-<tgt>.*`` per translation: the source line above the translation.
 tracks.json lists the tracks for the mux stage (format in stages/mux.py).
 
+Words may carry the diarize stage's ``speaker``: cues change at a speaker change, or show
+two short parts with a leading hyphen each. Shot changes (SUB_SHOT_CHANGES=off|auto|FILE,
+--shot-changes) are kept clear of and snapped to. Each qc.json also rates the segmentation
+(shared/subtitles/quality.py); the manifest keeps the violations per rule. A track that
+breaks a rule prints "N cues break the rules (cps 2, ...): see subs/NAME.qc.json" (the
+``summary`` command prints the same from tracks.json, for the verbs); with SUB_QC=fail
+(--qc fail) the stage exits 4 (shared/outcome.py) after writing every output.
+
 The rules (shared/subtitles/rules.py) come from the SUB_* settings; each has an option.
 Frame-based rules use media.json's frame rate, or 24 fps for audio-only input (said in
 every qc.json). ``check`` works on any SRT/VTT/ASS file: one line per violation with cue
-number, rule and figure; exit 1 with --strict when there is any, 2 when the file cannot
-be read.
+number, rule and figure, then its segmentation figures (and, with --ref, boundary
+precision/recall against a reference within 0.3 s); exit 1 with --strict when there is
+any violation, 2 when a file cannot be read.
 """
 
 from __future__ import annotations
@@ -34,12 +44,20 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
+from shared import job, outcome, settings  # noqa: E402
 from shared.languages import file_tag  # noqa: E402
 from shared.schema import SCHEMA_VERSION, SchemaError, check_kind  # noqa: E402
-from shared.subtitles import checker, formats  # noqa: E402
+from shared.subtitles import checker, formats, quality, shots  # noqa: E402
 from shared.subtitles.builder import Cue, TimedWord, build_cues, words_per_sentence  # noqa: E402
-from shared.subtitles.rules import ASSUMED_FPS, SETTING_FIELDS, Rules, parse_fps, rules_from_settings  # noqa: E402
+from shared.subtitles.rules import (  # noqa: E402
+    ASSUMED_FPS,
+    SETTING_FIELDS,
+    Costs,
+    Rules,
+    costs_from_settings,
+    parse_fps,
+    rules_from_settings,
+)
 from shared.subtitles.text import joiner_for  # noqa: E402
 from shared.subtitles.translated import bilingual_cues, bilingual_rules, build_translated_track  # noqa: E402
 
@@ -64,6 +82,23 @@ def _rules(overrides: dict[str, Any]) -> Rules:
         return base.with_overrides(**{k: v for k, v in overrides.items() if k in Rules.__dataclass_fields__})
     except ValueError as exc:
         raise click.UsageError(f"subtitle rules: {exc}") from None
+
+
+def _costs() -> Costs:
+    try:
+        return costs_from_settings()
+    except ValueError as exc:
+        raise click.UsageError(f"subtitle costs: {exc}") from None
+
+
+QC_MODES = ("warn", "fail")
+
+
+def _qc_mode(value: str | None) -> str:
+    mode = (value if value is not None else settings.get("SUB_QC") or "warn").strip().lower()
+    if mode not in QC_MODES:
+        raise click.BadParameter(f"{mode!r}: give warn or fail (SUB_QC)", param_hint="--qc")
+    return mode
 
 
 def _fps_option(value: str | None) -> float | None:
@@ -100,8 +135,10 @@ def aligned_words(data: dict, path: Path) -> list[TimedWord]:
     words = []
     for s_number, segment in enumerate(data.get("segments") or []):
         for w_number, word in enumerate(segment.get("words") or []):
+            speaker = word.get("speaker") or segment.get("speaker") if isinstance(word, dict) else None
             try:
-                words.append(TimedWord(str(word["word"]), float(word["start"]), float(word["end"])))
+                words.append(TimedWord(str(word["word"]), float(word["start"]), float(word["end"]),
+                                       str(speaker) if speaker else None))
             except (KeyError, TypeError, ValueError):
                 raise click.BadParameter(
                     f"{path}: segment {s_number} word {w_number} has no word/start/end: re-run the align stage",
@@ -118,19 +155,34 @@ def _language_code(code: str, what: str) -> str:
 
 
 # ---- writing tracks ---------------------------------------------------------------------
-def _qc(subs, cues: Sequence[Cue], rules: Rules, fps: float, fps_assumed: bool, fmts: Sequence[str], path: str) -> dict:
+def _qc(subs, cues: Sequence[Cue], rules: Rules, fps: float, fps_assumed: bool, fmts: Sequence[str], path: str,
+        speakers: Sequence[Sequence[str | None]] | None = None) -> dict:
     resolution = max(checker.FORMAT_RESOLUTION.get(f, 0.001) for f in fmts)
     check = checker.cues_from_events(subs)
     violations = checker.check_cues(check, rules, fps, resolution)
     violations += checker.check_sync(check, [(c.speech_start, c.speech_end) for c in cues], rules, resolution)
+    if speakers:
+        violations += checker.check_speakers(check, speakers)
     violations.sort(key=lambda v: (v.cue, checker.RULES.index(v.rule)))
     report = checker.Report(path, ",".join(fmts), fps, fps_assumed, rules, len(check), violations).as_dict()
     report["dense_speech_cues"] = [n for n, c in enumerate(cues, 1) if not c.feasible]
+    report["cues_breaking_rules"] = len({v.cue for v in violations})
+    ends = [(labels[0], labels[-1]) if labels else (None, None) for labels in speakers] if speakers else None
+    report["segmentation"] = quality.segmentation([c.lines for c in cues], ends)
     return report
 
 
+def qc_line(track: dict, folder: str = "subs") -> str:
+    """The result line for a track with violations: "3 cues break the rules (cps 2, ...): see subs/X.qc.json"."""
+    count = track.get("cues_breaking_rules", 0)
+    rules = ", ".join(f"{rule} {n}" for rule, n in (track.get("by_rule") or {}).items())
+    noun = "cue breaks" if count == 1 else "cues break"
+    return f"{count} {noun} the rules ({rules}): see {folder}/{track['qc']}"
+
+
 def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: float, fps_assumed: bool,
-                fmts: Sequence[str], text_lines: Sequence[str], extra: dict) -> dict:
+                fmts: Sequence[str], text_lines: Sequence[str], extra: dict,
+                speakers: Sequence[Sequence[str | None]] | None = None) -> dict:
     """Write one track in every format, its cue JSON, text and qc.json; its tracks.json entry."""
     subs = formats.to_ssafile(cues, title=stem)
     files = formats.write_track(subs, out_dir / stem, fmts)
@@ -145,7 +197,7 @@ def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: fl
     }
     formats.write_json(out_dir / f"{stem}.json", cue_json)
     formats.atomic_write_text(out_dir / f"{stem}.txt", "".join(f"{line}\n" for line in text_lines))
-    report = _qc(subs, cues, rules, fps, fps_assumed, fmts, files[fmts[0]])
+    report = _qc(subs, cues, rules, fps, fps_assumed, fmts, files[fmts[0]], speakers)
     formats.write_json(out_dir / f"{stem}.qc.json", report)
     if report["violation_count"]:
         log.warning("%s: %d rule violations (%s), see %s.qc.json", stem, report["violation_count"],
@@ -159,6 +211,9 @@ def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: fl
         "qc": f"{stem}.qc.json",
         "cues": len(cues),
         "violations": report["violation_count"],
+        "cues_breaking_rules": report["cues_breaking_rules"],
+        "by_rule": report["by_rule"],
+        "segmentation": {k: v for k, v in report["segmentation"].items() if k != "dangling_cues"},
     }
 
 
@@ -187,16 +242,22 @@ def _formats(value: str) -> list[str]:
               help="frame rate for the frame-based rules")
 @click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="the job directory: manifest and logs (default: ALIGNED's folder)")
+@click.option("--qc", "qc_text", default=None, show_default="SUB_QC",
+              help="warn: say when a track breaks the rules; fail: also exit 4 after writing everything")
+@click.option("--shot-changes", "shots_text", default=None, show_default="SUB_SHOT_CHANGES",
+              help="off, auto (ffmpeg scene detection on the video) or a file of shot-change times in seconds")
 @_rule_options
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_json: Path | None, name: str | None,
-          formats_: str, bilingual: bool, fps_text: str | None, job_dir: Path | None, verbose: bool,
-          **rule_values: Any) -> None:
+          formats_: str, bilingual: bool, fps_text: str | None, job_dir: Path | None, qc_text: str | None,
+          shots_text: str | None, verbose: bool, **rule_values: Any) -> None:
     """Subtitle tracks from ALIGNED (word timings) and each TRANSLATIONS file."""
     job_dir = job_dir or aligned.parent
     job_dir.mkdir(parents=True, exist_ok=True)
     job.configure_logging("subtitle", job_dir, verbose)
     rules = _rules(rule_values)
+    costs = _costs()
+    qc_mode = _qc_mode(qc_text)
     fmts = _formats(formats_)
     fps = _fps_option(fps_text)
     if media_json is None and (job_dir / "media.json").is_file():
@@ -226,31 +287,49 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
     if "/" in name or "\\" in name or not name.strip("."):
         raise click.BadParameter(f"{name!r} is not a file name stem", param_hint="--name")
     out_dir = output.parent
+    try:
+        shot_spec = shots.parse_spec(shots_text if shots_text is not None else settings.get("SUB_SHOT_CHANGES"))
+        shot_threshold = shots.parse_threshold(settings.get("SUB_SHOT_THRESHOLD"))
+        snap_frames = shots.parse_snap(settings.get("SUB_SHOT_SNAP_FRAMES"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shot-changes") from None
     parameters = {"rules": rules.as_dict(), "fps": fps, "fps_assumed": fps_assumed, "formats": fmts,
-                  "bilingual": bilingual, "name": name}
+                  "bilingual": bilingual, "name": name, "costs": costs.as_dict(), "qc": qc_mode,
+                  "shot_changes": shot_spec, "shot_threshold": shot_threshold, "shot_snap_frames": snap_frames}
     inputs = [str(aligned), *map(str, translations), *([str(media_json)] if media_json else [])]
     with job.StageRun("subtitle", job_dir, inputs, [str(output)], parameters, packages=("click", "pysubs2", "regex"),
                       tools=()) as run:
         if fps_assumed:
             log.info("no video frame rate: %g fps assumed for the frame-based rules", fps)
         common = {"fps": fps, "fps_assumed": fps_assumed, "fmts": fmts}
-        source_cues = build_cues(words, rules, fps, media_end=media_end, joiner=joiner_for(source_lang))
+        try:
+            cuts = shots.shot_changes(shot_spec, media, shot_threshold)
+        except shots.ShotError as exc:
+            raise click.BadParameter(str(exc), param_hint="--shot-changes") from None
+        if cuts is not None:
+            log.info("%d shot changes (%s); cues snap to them within %d frames", len(cuts), shot_spec, snap_frames)
+        timing = {"shot_changes": cuts or (), "snap_frames": snap_frames}
+        source_cues = build_cues(words, rules, fps, media_end=media_end, joiner=joiner_for(source_lang), costs=costs,
+                                 **timing)
+        speakers = [[words[i].speaker for i in c.words] for c in source_cues]
         joiner = joiner_for(source_lang)
         sentences = [joiner.join(words[i].text.strip() for i in s) for s in words_per_sentence(words)]
         tracks = [dict(role="source", language=source_lang,
                        **write_track(out_dir, f"{name}.{source_lang}", source_cues, rules, text_lines=sentences,
-                                     extra={"language": source_lang, "role": "source"}, **common))]
+                                     extra={"language": source_lang, "role": "source"},
+                                     speakers=speakers if any(w.speaker for w in words) else None, **common))]
         for lang, data, path in targets:
             try:
                 track = build_translated_track(data.get("sentences") or [], words, source_cues, rules, fps, lang,
-                                               media_end=media_end)
+                                               media_end=media_end, costs=costs, **timing)
             except (ValueError, KeyError, TypeError) as exc:
                 raise click.BadParameter(f"{path}: {exc}", param_hint="TRANSLATIONS") from None
             text_lines = [str(s.get("text", "")).strip() for s in track_sentences(data)]
             tracks.append(dict(role="target", language=lang,
                                **write_track(out_dir, f"{name}.{lang}", track.cues, rules, text_lines=text_lines,
                                              extra={"language": lang, "role": "target", "tokens": [t.text for t in track.tokens]},
-                                             **common)))
+                                             speakers=[[track.tokens[t].speaker for t in c.words] for c in track.cues]
+                                             if any(t.speaker for t in track.tokens) else None, **common)))
             if bilingual:
                 cues = bilingual_cues(track, words, rules, source_lang)
                 both = [f"{s.get('source', '').strip()}\n{s.get('text', '').strip()}\n" for s in track_sentences(data)]
@@ -260,8 +339,17 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
                                                  **common)))
         formats.write_json(output, {"schema_version": SCHEMA_VERSION, "kind": "subtitles", "name": name, "fps": fps,
                                     "fps_assumed": fps_assumed, "tracks": tracks})
-        run.details = {"tracks": [{"language": t["language"], "role": t["role"], "cues": t["cues"],
-                                   "violations": t["violations"]} for t in tracks]}
+        run.details = {"qc": qc_mode, "tracks": [
+            {"language": t["language"], "role": t["role"], "cues": t["cues"], "violations": t["violations"],
+             "cues_breaking_rules": t["cues_breaking_rules"], "by_rule": t["by_rule"],
+             "segmentation": t["segmentation"]} for t in tracks]}
+    folder = out_dir.name or "."
+    broken = [qc_line(t, folder) for t in tracks if t["violations"]]
+    for line in broken:
+        click.echo(f"subtitle: {line}", err=True)
+    if broken and qc_mode == "fail":
+        log.error("SUB_QC=fail: %d track(s) break the rules; the tracks and their qc.json are written", len(broken))
+        sys.exit(outcome.QC_FAILED)
 
 
 def track_sentences(data: dict) -> list[dict]:
@@ -275,22 +363,66 @@ def track_sentences(data: dict) -> list[dict]:
               help="frame rate for the gap rules (25, 29.97, 30000/1001)")
 @click.option("--strict", is_flag=True, help="exit 1 when there is any violation")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--ref", "reference", type=click.Path(path_type=Path), default=None,
+              help="a reference segmentation of the same speech: boundary precision/recall within 0.3 s")
 @_rule_options
-def check(file: Path, fps_text: str | None, strict: bool, as_json: bool, **rule_values: Any) -> None:
-    """List every rule violation in FILE (SRT, WebVTT or ASS) with cue number, rule and figure."""
+def check(file: Path, fps_text: str | None, strict: bool, as_json: bool, reference: Path | None,
+          **rule_values: Any) -> None:
+    """List every rule violation in FILE (SRT, WebVTT or ASS) with cue number, rule and figure,
+    then how FILE is segmented (share of cue boundaries at a sentence end or clause boundary)."""
     rules = _rules(rule_values)
     fps = _fps_option(fps_text)
     try:
         report = checker.check_file(file, rules, fps)
+        subs, _fmt = checker.load_subtitles(file)
     except checker.SubtitleFileError as exc:
         raise click.BadParameter(str(exc), param_hint="FILE") from None
+    try:
+        ref_subs = checker.load_subtitles(reference)[0] if reference is not None else None
+    except checker.SubtitleFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ref") from None
+    cues = checker.cues_from_events(subs)
+    data = report.as_dict()
+    data["segmentation"] = quality.segmentation([c.lines for c in cues])
+    if ref_subs is not None:
+        ours = quality.boundary_times([c.start for c in cues])
+        theirs = quality.boundary_times([c.start for c in checker.cues_from_events(ref_subs)])
+        data["reference"] = {"file": str(reference), **quality.compare(ours, theirs)}
     if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         for line in report.lines():
             click.echo(line)
+        for line in segmentation_lines(data):
+            click.echo(line)
     if strict and report.violations:
         sys.exit(1)
+
+
+def segmentation_lines(data: dict) -> list[str]:
+    """The segmentation figures of a check report, for people."""
+    seg = data["segmentation"]
+    lines = [f"segmentation: {seg['sentence_or_clause']:.0%} of {seg['boundaries']} cue boundaries at a sentence end "
+             f"or clause boundary; {seg['mid_sentence_starts']:.0%} of cues start mid-sentence; "
+             f"{seg['dangling_ends']} end on an article, preposition or the like"
+             + (f" (cues {', '.join(map(str, seg['dangling_cues']))})" if seg["dangling_cues"] else "")]
+    ref = data.get("reference")
+    if ref:
+        lines.append(f"against {ref['file']}: boundary precision {ref['precision']:.0%}, recall {ref['recall']:.0%} "
+                     f"({ref['matched']} of {ref['boundaries']} ours, {ref['reference_boundaries']} theirs, "
+                     f"within {ref['tolerance']:g} s)")
+    return lines
+
+
+@main.command("summary", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("tracks_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def summary(tracks_json: Path) -> None:
+    """Print one line per track of TRACKS_JSON that breaks the rules (the verbs' result line)."""
+    data = _read_json(tracks_json, "subtitles", "TRACKS_JSON")
+    folder = tracks_json.parent.name or "."
+    for track in data.get("tracks") or []:
+        if track.get("violations"):
+            click.echo(qc_line(track, folder))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ RULES = (
     "chain_gap",
     "lead",
     "lag",
+    "speakers",
 )
 
 FORMAT_RESOLUTION = {"srt": 0.001, "vtt": 0.001, "ass": 0.01, "ssa": 0.01}
@@ -151,6 +152,28 @@ def check_sync(
             found.append(Violation(cue.number, "lead", round(lead, 3), rules.max_lead, round(cue.start, 3), f"starts {lead:.3f} s before its speech > {rules.max_lead:g} s"))
         if lag > rules.max_lag + tol:
             found.append(Violation(cue.number, "lag", round(lag, 3), rules.max_lag, round(cue.start, 3), f"ends {lag:.3f} s after its speech > {rules.max_lag:g} s"))
+    return found
+
+
+def check_speakers(cues: Sequence[CheckCue], speakers: Sequence[Sequence[str | None]]) -> list[Violation]:
+    """Cues whose words come from two speakers or more without a dash per speaker line.
+
+    ``speakers[k]`` are the speaker labels of the words of ``cues[k]`` (None where unknown);
+    a cue is fine when its words have one known speaker, or when it has one line per
+    speaker, each starting with a dash (Netflix).
+    """
+    from shared.subtitles.quality import has_dashes
+
+    found = []
+    for cue, labels in zip(cues, speakers, strict=False):
+        known = list(dict.fromkeys(label for label in labels if label))
+        if len(known) < 2:
+            continue
+        lines = [line for line in cue.lines if line.strip()]
+        if has_dashes(lines) and len(lines) == len(known):
+            continue
+        found.append(Violation(cue.number, "speakers", len(known), 1, round(cue.start, 3),
+                               f"words of {len(known)} speakers ({', '.join(known)}) without one dashed line each"))
     return found
 
 

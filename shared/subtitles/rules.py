@@ -175,3 +175,64 @@ def parse_fps(raw: str | float | None) -> float | None:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"frame rate {raw!r} must be a positive number")
     return value
+
+
+@dataclass(frozen=True)
+class Costs:
+    """What the cue builder's optimisation prefers (arbitrary units), from the SUB_COST_* settings.
+
+    A cue boundary costs its break class (sentence end < clause < phrase < plain <
+    forbidden), less ``pause`` per SUB_PAUSE_SPLIT seconds of silence there; every cue
+    costs ``cue``; a sentence end left inside a cue costs ``sentence_inside``; a
+    two-speaker cue with dashes costs ``speaker_dash``. Rule violations are not costs:
+    the builder avoids them wherever the speech allows.
+    """
+
+    cue: float = 4.0
+    sentence: float = 0.0
+    clause: float = 3.0
+    phrase: float = 8.0
+    plain: float = 14.0
+    forbidden: float = 40.0
+    pause: float = 3.0
+    sentence_inside: float = 6.0
+    speaker_dash: float = 3.0
+
+    def __post_init__(self) -> None:
+        negative = [name for name in COST_SETTING_FIELDS if getattr(self, COST_SETTING_FIELDS[name][0]) < 0]
+        if negative:
+            raise ValueError(f"{', '.join(negative)} must not be negative")
+
+    def as_dict(self) -> dict[str, float]:
+        """The costs as a plain mapping, for the manifest."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+COST_SETTING_FIELDS: dict[str, tuple[str, type]] = {
+    "SUB_COST_CUE": ("cue", float),
+    "SUB_COST_SENTENCE": ("sentence", float),
+    "SUB_COST_CLAUSE": ("clause", float),
+    "SUB_COST_PHRASE": ("phrase", float),
+    "SUB_COST_PLAIN": ("plain", float),
+    "SUB_COST_FORBIDDEN": ("forbidden", float),
+    "SUB_COST_PAUSE": ("pause", float),
+    "SUB_COST_SENTENCE_INSIDE": ("sentence_inside", float),
+    "SUB_COST_SPEAKER_DASH": ("speaker_dash", float),
+}
+
+
+def costs_from_settings(values: Mapping[str, str] | None = None) -> Costs:
+    """Costs from resolved settings; an empty one keeps the default, a non-number is a ValueError."""
+    values = settings_mod.resolve() if values is None else values
+    kwargs: dict[str, float] = {}
+    for name, (field_name, _kind) in COST_SETTING_FIELDS.items():
+        raw = str(values.get(name, "")).strip()
+        if not raw:
+            continue
+        try:
+            kwargs[field_name] = float(raw)
+        except ValueError:
+            raise ValueError(f"{name}={raw!r} is not a number") from None
+        if not math.isfinite(kwargs[field_name]):
+            raise ValueError(f"{name}={raw!r} must be a finite number")
+    return Costs(**kwargs)

@@ -5,8 +5,10 @@ Characters are user-perceived characters (extended grapheme clusters, ``regex``'
 and vowel signs together), not code points: "क्षत्रिय" is 3 units, "தமிழ்" is 3.
 
 Break rules (Netflix General Requirements): break after punctuation or before a
-conjunction or preposition; never between an article or determiner and its noun, a first
-name and a surname, or a verb and its subject pronoun, auxiliary or negation. Hindi puts
+conjunction or preposition; never between an article or determiner and its noun, a
+preposition and its object, a number and its unit, a first name and a surname, or a verb
+and its subject pronoun, auxiliary or negation. The word lists are data
+(breaking.toml), one table per language. Hindi puts
 postpositions (में, से, को...) after the noun, so there the good break is after the
 postposition and never before it; auxiliaries (है, था...) follow the verb, so never
 break before them.
@@ -17,8 +19,14 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 
 import regex
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 from shared.languages import resolve_language
 
@@ -65,63 +73,60 @@ def joiner_for(language: str | None) -> str:
 
 
 # ---- per-language word lists -----------------------------------------------------------
+# The lists themselves live in breaking.toml beside this module (one data file, not code).
+BREAKING_TOML = Path(__file__).with_name("breaking.toml")
+
+
 @dataclass(frozen=True)
 class WordLists:
-    """Words that attract or forbid a break, lowercased, without punctuation."""
+    """Words that attract or forbid a break, lowercased, without punctuation (breaking.toml)."""
 
-    break_before: frozenset[str] = frozenset()  # conjunctions, prepositions
+    clause_before: frozenset[str] = frozenset()  # conjunctions, relative pronouns
+    break_before: frozenset[str] = frozenset()  # prepositions
     break_after: frozenset[str] = frozenset()  # postpositions (the phrase ends there)
-    no_break_after: frozenset[str] = frozenset()  # articles, determiners, pronouns, auxiliaries, negation
+    no_break_after: frozenset[str] = frozenset()  # articles, pronouns, auxiliaries, negation, prepositions
     no_break_before: frozenset[str] = frozenset()  # postpositions, auxiliaries that follow the verb
+    numbers: frozenset[str] = frozenset()  # number words
+    units: frozenset[str] = frozenset()  # units that stay with their number
+    script: str = ""  # a Unicode script name; "" applies to every other script
 
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-ENGLISH = WordLists(
-    break_before=_words(
-        "and but or nor so yet because although though while whereas if unless until when whenever where"
-        " wherever which who whom whose whether than since after before about above across against along"
-        " among around at behind below beneath beside between beyond by despite during except for from in"
-        " inside into like near of off on onto outside over past through throughout to toward towards under"
-        " underneath upon with within without"
-    ),
-    no_break_after=_words(
-        "a an the this these those my your his her its our their some any no every each either neither"
-        " i you he she it we they i'm you're he's she's it's we're they're i've you've we've they've i'll"
-        " you'll he'll she'll we'll they'll i'd you'd he'd she'd we'd they'd"
-        " am is are was were be been being have has had do does did will would shall should can could may"
-        " might must not never don't doesn't didn't won't wouldn't can't cannot couldn't shouldn't isn't"
-        " aren't wasn't weren't haven't hasn't hadn't mustn't to"
-    ),
-)
+def load_word_lists(path: Path = BREAKING_TOML) -> dict[str, WordLists]:
+    """The word lists of ``path`` (breaking.toml), by language; ValueError when malformed."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read the subtitle word lists {path}: {exc}") from None
+    names = {f for f in WordLists.__dataclass_fields__ if f != "script"}
+    tables = {}
+    for language, table in data.items():
+        unknown = set(table) - names - {"script"}
+        if not isinstance(table, dict) or unknown:
+            raise ValueError(f"{path}: [{language}] has unknown keys {sorted(unknown)}; known: {sorted(names)}, script")
+        tables[language] = WordLists(
+            **{k: _words(str(v)) for k, v in table.items() if k in names}, script=str(table.get("script", ""))
+        )
+    return tables
 
-HINDI = WordLists(
-    break_before=_words("और तथा एवं लेकिन पर परंतु परन्तु किंतु किन्तु मगर कि क्योंकि या अथवा अगर यदि जब तो जो इसलिए ताकि बल्कि"),
-    break_after=_words("में से को के की का पर तक ने लिए वाला वाले वाली"),
-    no_break_after=_words("नहीं न मत यह वह ये वो मैं हम तुम आप"),
-    no_break_before=_words(
-        "में से को के की का तक ने है हैं था थी थे हूँ हूं हो रहा रही रहे गया गई गए गयी चुका चुकी चुके सकता सकती सकते"
-    ),
-)
 
-# Romanised Hindi in Hinglish: only words that cannot be read as English.
-HINGLISH = WordLists(
-    break_before=_words("aur lekin magar kyunki kyonki agar jab"),
-    break_after=_words("mein mai ko se tak"),
-    no_break_after=_words("nahi nahin mat"),
-    no_break_before=_words("mein ko se tak hai hain tha thi hoon hun raha rahi rahe"),
-)
+WORD_LISTS = load_word_lists()
+ENGLISH = WORD_LISTS["en"]
+HINDI = WORD_LISTS["hi"]
+HINGLISH = WORD_LISTS["hi-Latn"]  # romanised Hindi: only words that cannot be read as English
 
-_DEVANAGARI = regex.compile(r"\p{Devanagari}")
+_SCRIPTED = tuple((regex.compile(rf"\p{{{t.script}}}"), t) for t in WORD_LISTS.values() if t.script)
+_UNSCRIPTED = tuple(t for t in WORD_LISTS.values() if not t.script)
+_DIGITS = regex.compile(r"^[\p{N}][\p{N},.:/]*$")
 
 
 def lists_for(token: str) -> tuple[WordLists, ...]:
-    """The word lists that apply to ``token``, by its script (Hinglish mixes both)."""
-    if _DEVANAGARI.search(token):
-        return (HINDI,)
-    return (ENGLISH, HINGLISH)
+    """The word lists that apply to ``token``, by its script (Hinglish mixes English and Hindi)."""
+    found = tuple(t for pattern, t in _SCRIPTED if pattern.search(token))
+    return found or _UNSCRIPTED
 
 
 def bare(token: str) -> str:
@@ -159,10 +164,16 @@ class Break(IntEnum):
     """How good a place between two words is for a line or subtitle break."""
 
     SENTENCE = 0  # after a full stop, question or exclamation mark
-    CLAUSE = 1  # after a comma, semicolon, colon or dash
-    PHRASE = 2  # before a conjunction or preposition, after a postposition
+    CLAUSE = 1  # after a comma, semicolon, colon or dash; before a conjunction or relative pronoun
+    PHRASE = 2  # before a preposition, after a postposition
     PLAIN = 3  # nothing for or against
-    FORBIDDEN = 4  # article|noun, name|surname, pronoun/auxiliary/negation|verb
+    FORBIDDEN = 4  # article|noun, preposition|object, name|surname, number|unit, pronoun/auxiliary/negation|verb
+
+
+def is_number(token: str) -> bool:
+    """True for ``42``, ``3.5``, ``10:30`` or a number word of the token's language."""
+    word = bare(token)
+    return bool(_DIGITS.match(word)) or any(word in lists.numbers for lists in lists_for(token))
 
 
 def classify_break(before: str, after: str) -> Break:
@@ -173,15 +184,20 @@ def classify_break(before: str, after: str) -> Break:
         return Break.CLAUSE
     prev_word, next_word = bare(before), bare(after)
     prev_lists, next_lists = lists_for(before), lists_for(after)
-    phrase_edge = any(next_word in lists.break_before for lists in next_lists) or any(
+    if is_number(before) and (is_number(after) or any(next_word in lists.units for lists in next_lists)):
+        return Break.FORBIDDEN  # "twenty five", "5 kilometres"
+    clause = any(next_word in lists.clause_before for lists in next_lists)
+    phrase = any(next_word in lists.break_before for lists in next_lists) or any(
         prev_word in lists.break_after for lists in prev_lists
     )
+    blocked_before = any(next_word in lists.no_break_before for lists in next_lists)
+    blocked_after = any(prev_word in lists.no_break_after for lists in prev_lists)
+    # A word that itself opens a phrase ("and", "of") never ends a line, even before another.
+    leads = any(prev_word in lists.clause_before or prev_word in lists.break_before for lists in prev_lists)
     # A postposition both ends a phrase and must not start a line: "का" after a noun.
-    if phrase_edge and not any(next_word in lists.no_break_before for lists in next_lists):
-        return Break.PHRASE
-    if any(prev_word in lists.no_break_after for lists in prev_lists):
-        return Break.FORBIDDEN
-    if any(next_word in lists.no_break_before for lists in next_lists):
+    if (clause or phrase) and not blocked_before and not (blocked_after and leads):
+        return Break.CLAUSE if clause else Break.PHRASE
+    if blocked_after or blocked_before:
         return Break.FORBIDDEN
     if _capitalised(before) and _capitalised(after) and prev_word != "i":
         return Break.FORBIDDEN  # likely a first name and a surname

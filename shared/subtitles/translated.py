@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.subtitles.builder import Cue, TimedWord, build_cues
-from shared.subtitles.rules import Rules
+from shared.subtitles.rules import Costs, Rules
 from shared.subtitles.text import LINE_BREAK_COST, classify_break, grapheme_len, graphemes, joiner_for, layout
 
 # Cost of one part being off its proportional length by the whole sentence, against the
@@ -164,6 +164,9 @@ def build_translated_track(
     fps: float,
     language: str | None,
     media_end: float | None = None,
+    costs: Costs | None = None,
+    shot_changes: Sequence[float] = (),
+    snap_frames: int = 12,
 ) -> TranslatedTrack:
     """Cues for the translations in ``sentences`` (translation.<lang>.json's sentences)."""
     joiner = joiner_for(language)
@@ -181,9 +184,12 @@ def build_translated_track(
         bounds = [0, *starts, len(text_tokens)]
         for piece, a, b in zip(pieces, bounds, bounds[1:], strict=False):
             preferred.add(len(tokens))
-            tokens.extend(_spread(text_tokens[a:b], piece.start, piece.end, joiner))
+            # The piece's speaker (diarize stage) goes with its translation: cues change or dash there too.
+            speaker = getattr(words[piece.words[0]], "speaker", None) if piece.words else None
+            tokens.extend(TimedWord(t.text, t.start, t.end, speaker) for t in _spread(text_tokens[a:b], piece.start, piece.end, joiner))
             token_sentence.extend([number] * (b - a))
-    cues = build_cues(tokens, rules, fps, media_end=media_end, joiner=joiner, preferred_breaks=preferred)
+    cues = build_cues(tokens, rules, fps, media_end=media_end, joiner=joiner, preferred_breaks=preferred, costs=costs,
+                      shot_changes=shot_changes, snap_frames=snap_frames)
     source_words = _assign_source_words(cues, tokens, token_sentence, all_pieces, words)
     return TranslatedTrack(cues, source_words, tokens, token_sentence)
 

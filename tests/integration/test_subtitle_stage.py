@@ -118,3 +118,117 @@ def test_bad_inputs_are_usage_errors(tmp_path: Path) -> None:
     bad_index = run(str(job / "aligned.json"), str(job / "translation.en.json"), "-o", out)
     assert bad_index.returncode == 2 and "names word 99" in bad_index.stderr
     assert not (job / "subs" / "tracks.json").exists()
+
+
+def _dense_job(job: Path, speakers: bool = False) -> None:
+    """Speech too fast for 17 cps between two other lines: the track must break the rules."""
+    def said(text: str, start: float, per_word: float, speaker: str) -> list[dict]:
+        words = []
+        for token in text.split():
+            words.append({"word": token, "start": round(start, 3), "end": round(start + per_word, 3), "score": 0.9,
+                          **({"speaker": speaker} if speakers else {})})
+            start += per_word
+        return words
+    dense = "Sixteen thousand kilometres travelled overnight across mountains without stopping"
+    words = [*said("Before that I said something.", 0.0, 0.4, "SPEAKER_1"), *said(dense, 2.0, 2.0 / 9, "SPEAKER_1"),
+             *said("After it came more talking right away.", 4.0, 0.4, "SPEAKER_2")]
+    aligned = {"schema_version": 1, "kind": "aligned", "language": "en", "segments": [
+        {"id": 0, "start": 0.0, "end": 6.8, "text": "", "words": words}]}
+    job.mkdir(parents=True, exist_ok=True)
+    (job / "aligned.json").write_text(json.dumps(aligned), encoding="utf-8")
+
+
+def test_sub_qc_fail_writes_everything_then_exits_4_with_the_result_line(tmp_path: Path) -> None:
+    from shared import outcome
+
+    job = tmp_path / "job"
+    _dense_job(job)
+    out = job / "subs" / "tracks.json"
+    warn = run(str(job / "aligned.json"), "-o", str(out), "--name", "talk", "--formats", "srt")
+    assert warn.returncode == 0, warn.stderr
+    qc = json.loads((job / "subs" / "talk.en.qc.json").read_text(encoding="utf-8"))
+    assert qc["violation_count"] and qc["by_rule"].get("cps") and qc["dense_speech_cues"]
+    line = f"{qc['cues_breaking_rules']} cue"
+    assert line in warn.stderr and "break the rules (cps" in warn.stderr.replace("breaks", "break")
+    assert "see subs/talk.en.qc.json" in warn.stderr
+    summary = run("summary", str(out))
+    assert summary.returncode == 0 and summary.stdout.strip().endswith("see subs/talk.en.qc.json")
+    out.unlink()
+    failed = run(str(job / "aligned.json"), "-o", str(out), "--name", "talk", "--formats", "srt",
+                 env={**os.environ, "SUB_QC": "fail"})
+    assert failed.returncode == outcome.QC_FAILED, failed.stderr
+    assert out.is_file() and (job / "subs" / "talk.en.srt").is_file() and (job / "subs" / "talk.en.qc.json").is_file()
+    assert "see subs/talk.en.qc.json" in failed.stderr and "SUB_QC=fail" in failed.stderr
+    manifest = json.loads((job / "manifest.json").read_text(encoding="utf-8"))["stages"]["subtitle"]
+    assert manifest["parameters"]["qc"] == "fail"
+    (track,) = manifest["details"]["tracks"]
+    assert track["by_rule"]["cps"] >= 1 and "sentence_or_clause" in track["segmentation"]
+    bad = run(str(job / "aligned.json"), "-o", str(out), env={**os.environ, "SUB_QC": "loud"})
+    assert bad.returncode == 2 and "SUB_QC" in bad.stderr
+
+
+def test_speakers_from_aligned_json_give_dash_cues_and_a_clean_speaker_check(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    job.mkdir()
+    words = [{"word": w, "start": s, "end": e, "speaker": spk} for w, s, e, spk in (
+        ("Are", 1.0, 1.3, "SPEAKER_1"), ("you", 1.34, 1.64, "SPEAKER_1"), ("coming?", 1.68, 2.0, "SPEAKER_1"),
+        ("Yes.", 2.12, 2.4, "SPEAKER_2"))]
+    aligned = {"schema_version": 1, "kind": "aligned", "language": "en",
+               "segments": [{"id": 0, "start": 1.0, "end": 2.4, "text": "", "words": words}]}
+    (job / "aligned.json").write_text(json.dumps(aligned), encoding="utf-8")
+    result = run(str(job / "aligned.json"), "-o", str(job / "subs" / "tracks.json"), "--name", "qa", "--formats", "srt")
+    assert result.returncode == 0, result.stderr
+    (event,) = pysubs2.load(str(job / "subs" / "qa.en.srt"))
+    assert event.plaintext == "-Are you coming?\n-Yes."
+    qc = json.loads((job / "subs" / "qa.en.qc.json").read_text(encoding="utf-8"))
+    assert qc["violation_count"] == 0 and qc["segmentation"]["cues"] == 1
+
+
+def test_check_rates_segmentation_against_a_reference(tmp_path: Path) -> None:
+    ours, theirs = tmp_path / "ours.srt", tmp_path / "theirs.srt"
+    ours.write_text("1\n00:00:01,000 --> 00:00:03,000\nWhere are you going?\n\n"
+                    "2\n00:00:03,100 --> 00:00:05,000\nI am going home.\n", encoding="utf-8")
+    theirs.write_text("1\n00:00:01,000 --> 00:00:02,000\nWhere are you\n\n"
+                      "2\n00:00:02,100 --> 00:00:03,000\ngoing?\n\n"
+                      "3\n00:00:03,200 --> 00:00:05,000\nI am going home.\n", encoding="utf-8")
+    result = run("check", str(ours), "--ref", str(theirs))
+    assert result.returncode == 0, result.stderr
+    assert "100% of 1 cue boundaries at a sentence end or clause boundary" in result.stdout
+    assert "precision 100%, recall 50%" in result.stdout
+    as_json = json.loads(run("check", str(theirs), "--json").stdout)
+    assert as_json["segmentation"]["sentence_or_clause"] == 0.5
+    missing = run("check", str(ours), "--ref", str(tmp_path / "nope.srt"))
+    assert missing.returncode == 2 and "--ref" in missing.stderr
+
+
+def test_shot_changes_from_a_file_are_kept_clear(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    write_job(job, fps=25.0)
+    cuts = tmp_path / "cuts.txt"
+    cuts.write_text("5.2\n", encoding="utf-8")
+    result = run(str(job / "aligned.json"), "-o", str(job / "subs" / "tracks.json"), "--formats", "srt",
+                 "--shot-changes", str(cuts))
+    assert result.returncode == 0, result.stderr
+    cues = json.loads((job / "subs" / "delhi-trip-2024.hi.json").read_text(encoding="utf-8"))["cues"]
+    assert all(not (c["start"] < 5.2 < c["end"]) for c in cues)
+    assert cues[0]["end"] == 5.12  # 4.92 without it: snapped to 2 frames before the change, 7 frames later
+    manifest = json.loads((job / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["stages"]["subtitle"]["parameters"]["shot_changes"] == str(cuts)
+
+
+def test_make_qc_takes_a_reference(tmp_path: Path) -> None:
+    import shutil
+
+    if not shutil.which("make") or not (REPO / ".venvs" / "common").is_dir():
+        import pytest
+
+        pytest.skip("needs make and the common environment")
+    ours, theirs = tmp_path / "ours file.srt", tmp_path / "theirs.srt"
+    ours.write_text("1\n00:00:01,000 --> 00:00:03,000\nWhere are you going?\n\n"
+                    "2\n00:00:03,600 --> 00:00:05,000\nI am going home.\n", encoding="utf-8")
+    theirs.write_text("1\n00:00:01,000 --> 00:00:03,000\nWhere are you going?\n\n"
+                      "2\n00:00:03,800 --> 00:00:05,000\nI am going home.\n", encoding="utf-8")
+    result = subprocess.run(["make", "--no-print-directory", "qc", f"SUBS={ours}", f"REF={theirs}"], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "precision 100%, recall 100%" in result.stdout and "segmentation: 100%" in result.stdout

@@ -38,7 +38,8 @@ def test_display_chars_count_a_line_break_as_a_space() -> None:
         ("है।", "वह", Break.SENTENCE),
         ('said."', "Then", Break.SENTENCE),
         ("yes,", "the", Break.CLAUSE),
-        ("tired", "and", Break.PHRASE),
+        ("tired", "and", Break.CLAUSE),  # before a conjunction: a clause starts
+        ("man", "who", Break.CLAUSE),  # before a relative pronoun
         ("walked", "into", Break.PHRASE),
         ("the", "house", Break.FORBIDDEN),  # article | noun
         ("John", "Smith", Break.FORBIDDEN),  # first name | surname
@@ -47,7 +48,15 @@ def test_display_chars_count_a_line_break_as_a_space() -> None:
         ("not", "go", Break.FORBIDDEN),  # negation | verb
         ("घर", "में", Break.FORBIDDEN),  # never before a Hindi postposition
         ("में", "रहता", Break.PHRASE),  # after it is a phrase end
-        ("गया", "और", Break.PHRASE),  # before a conjunction
+        ("गया", "और", Break.CLAUSE),  # before a conjunction
+        ("from", "the", Break.FORBIDDEN),  # never end on a preposition
+        ("and", "when", Break.FORBIDDEN),  # nor on a conjunction, even before another
+        ("is", "in", Break.PHRASE),  # before a preposition, after a main verb
+        ("5", "kilometres", Break.FORBIDDEN),  # number | unit
+        ("twenty", "percent", Break.FORBIDDEN),
+        ("twenty", "five", Break.FORBIDDEN),
+        ("Mary", "Jane", Break.FORBIDDEN),  # a three-word name
+        ("दस", "किलोमीटर", Break.FORBIDDEN),
         ("जा", "रहा", Break.FORBIDDEN),  # verb | auxiliary
         ("नहीं", "जाना", Break.FORBIDDEN),  # negation | verb
         ("green", "car", Break.PLAIN),
@@ -97,3 +106,22 @@ def test_a_word_longer_than_a_line_is_kept_whole_and_flagged() -> None:
 
 def test_languages_without_spaces() -> None:
     assert joiner_for("ja") == "" and joiner_for("zho_Hans") == "" and joiner_for("hi") == " "
+
+
+def test_the_word_lists_are_data_one_table_per_language() -> None:
+    from shared.subtitles.text import BREAKING_TOML, WORD_LISTS, load_word_lists
+
+    assert {"en", "hi", "hi-Latn"} <= set(WORD_LISTS)
+    assert "from" in WORD_LISTS["en"].no_break_after and "में" in WORD_LISTS["hi"].no_break_before
+    assert load_word_lists(BREAKING_TOML) == WORD_LISTS
+
+
+def test_a_malformed_word_list_file_is_a_clear_error(tmp_path) -> None:
+    import pytest
+
+    from shared.subtitles.text import load_word_lists
+
+    bad = tmp_path / "breaking.toml"
+    bad.write_text('[en]\nno_brake_after = "the"\n')
+    with pytest.raises(ValueError, match="unknown keys.*no_brake_after"):
+        load_word_lists(bad)

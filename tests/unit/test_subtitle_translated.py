@@ -28,7 +28,7 @@ def sentence(n: int, words: list[int], source: list[TimedWord], text: str) -> di
 
 
 def test_split_is_proportional_and_prefers_good_breaks() -> None:
-    tokens = ["one", "two", "three", "four,", "five", "six", "seven", "eight"]
+    tokens = ["red", "green", "blue", "grey,", "pink", "gold", "teal", "navy"]  # not number words: those stay together
     assert split_proportionally(tokens, [1, 1]) == [4]  # at the comma, the middle
     assert split_proportionally(tokens, [3, 1]) in ([6], [5])
 
