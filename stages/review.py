@@ -9,6 +9,7 @@ Not a stage of the chain: it reads the job's subtitle tracks and writes only
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -94,7 +95,8 @@ def main(file: str, job_dir: Path | None, port_text: str, open_browser: bool, ve
     log.info("reviewing %s; Ctrl-C stops the server", directory)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, (url,)).start()
-    instance.run(sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled, after a clean shutdown
+        instance.run(sockets=[sock])
     log.info("stopped")
 
 

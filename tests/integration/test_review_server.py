@@ -1,0 +1,239 @@
+"""The review server for real: 127.0.0.1 only, one URL with a token, 403/404/413/422 for bad
+requests with no file touched, saving with the previous version kept, Ctrl-C stops it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.integration.test_review_edits import build, cue_list, page_cues, write_job
+
+REPO = Path(__file__).resolve().parents[2]
+REVIEW = REPO / "stages" / "review.py"
+SAMPLE = REPO / "samples" / "demo.mp4"
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen, url: str) -> None:
+        self.proc = proc
+        self.url = url
+        parts = urlsplit(url)
+        self.port = parts.port
+        self.token = parts.query.removeprefix("token=")
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+                token: bool = True) -> tuple[int, dict, bytes]:
+        """``path`` is sent exactly as given (no normalising), with the token header unless token=False."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        sent = {"Host": f"127.0.0.1:{self.port}", **({"X-Review-Token": self.token} if token else {}), **(headers or {})}
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in sent.items():
+            connection.putheader(name, value)
+        if body is not None and "Content-Length" not in sent:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, dict(response.getheaders()), data
+
+    def save(self, cues: list[dict], **headers: str) -> tuple[int, dict]:
+        status, _, data = self.request("POST", "/api/track/review.en/edits", json.dumps({"cues": cues}).encode(),
+                                       {"Content-Type": "application/json", **headers})
+        return status, json.loads(data)
+
+
+def start_server(job: Path, env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+    proc = subprocess.Popen([sys.executable, str(REVIEW), "--job-dir", str(job)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    assert line.startswith("http://127.0.0.1:"), (line, proc.stderr.read() if proc.poll() is not None else "")
+    deadline = time.monotonic() + 20
+    port = urlsplit(line).port
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    return proc, line
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory) -> Path:
+    job = write_job(tmp_path_factory.mktemp("review") / "job", media_source=SAMPLE)
+    assert build(job).returncode == 0
+    (job.parent / "secret.txt").write_text("outside the job\n")
+    os.symlink(job.parent / "secret.txt", job / "subs" / "link-out.txt")
+    return job
+
+
+@pytest.fixture()
+def server(job: Path) -> Iterator[Server]:
+    for leftover in (job / "edits").glob("*"):
+        leftover.unlink()
+    proc, url = start_server(job)
+    yield Server(proc, url)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+def snapshot(job: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(job)): (p.stat().st_mtime_ns, p.stat().st_size) for p in job.rglob("*") if p.is_file()}
+
+
+def test_one_url_on_loopback_with_a_token_and_ctrl_c_stops(job: Path) -> None:
+    proc, url = start_server(job)
+    token = urlsplit(url).query.removeprefix("token=")
+    assert len(token) >= 24
+    port = urlsplit(url).port
+    # only loopback: the port is not open on the machine's other addresses
+    others = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1"}
+    for address in others:
+        if address.startswith("127."):
+            continue
+        with socket.socket() as probe:
+            probe.settimeout(2)
+            assert probe.connect_ex((address, port)) != 0, f"reachable on {address}"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert out == "", "the URL is printed once"
+    assert "Traceback" not in err and "stopped" in err
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_review_port_is_used_and_a_busy_port_is_a_clear_error(job: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, str(REVIEW), "--job-dir", str(job)], cwd=REPO, capture_output=True,
+                              text=True, env={**os.environ, "REVIEW_PORT": str(port)}, timeout=60)
+        assert proc.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    proc, url = start_server(job, {"REVIEW_PORT": str(port)})
+    try:
+        assert urlsplit(url).port == port
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+
+
+def test_a_job_without_subtitles_is_refused(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(REVIEW), "--job-dir", str(tmp_path)], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 3 and "run make subtitle" in proc.stderr
+
+
+def test_the_page_and_its_data_need_the_token(server: Server, job: Path) -> None:
+    assert server.request("GET", "/", token=False)[0] == 403
+    assert server.request("GET", "/?token=wrong", token=False)[0] == 403
+    assert server.request("GET", "/api/job", headers={"X-Review-Token": "x" * 32}, token=False)[0] == 403
+    assert server.request("GET", "/media", token=False)[0] == 403
+    status, headers, body = server.request("GET", f"/?token={server.token}", token=False)
+    assert status == 200 and b"review.js" in body
+    cookie = headers["set-cookie"].split(";")[0]
+    assert "HttpOnly" in headers["set-cookie"] and "SameSite=Strict" in headers["set-cookie"]
+    # the cookie the page got lets its scripts and the video load
+    assert server.request("GET", "/static/review.js", headers={"Cookie": cookie}, token=False)[0] == 200
+    status, headers, _ = server.request("GET", "/media", headers={"Cookie": cookie, "Range": "bytes=0-99"}, token=False)
+    assert status == 206 and headers["content-length"] == "100"
+    info = json.loads(server.request("GET", "/api/job")[2])
+    assert [t["track"] for t in info["tracks"]] == ["review.en"] and info["fps"] == 25.0
+    track = json.loads(server.request("GET", "/api/track/review.en")[2])
+    assert [c["text"] for c in track["cues"]] == ["\n".join(c["lines"]) for c in cue_list(job)]
+    assert track["cues"][0]["low"] == ["review"]  # word 3 has a low score
+    peaks = json.loads(server.request("GET", "/api/peaks")[2])
+    assert peaks["rate"] == 100 and max(peaks["peaks"]) == 255 and peaks["peaks"][0] == 0  # silence, then a tone
+
+
+@pytest.mark.parametrize("path", [
+    "/files/../secret.txt", "/files/%2e%2e/secret.txt", "/files/subs/..%2f..%2fsecret.txt", "/files//etc/passwd",
+    "/files/%2fetc%2fpasswd", "/files/subs/link-out.txt", "/files/subs/%5c..%5c..%5csecret.txt",
+    "/api/track/..%2faligned", "/api/track/review.en.qc",
+])
+def test_paths_outside_the_job_get_nothing(server: Server, job: Path, path: str) -> None:
+    status, _, body = server.request("GET", path)
+    assert status in (403, 404), (status, body)
+    assert b"outside the job" not in body and b"root:" not in body
+
+
+def test_a_file_of_the_job_is_served(server: Server) -> None:
+    status, _, body = server.request("GET", "/files/subs/review.en.srt")
+    assert status == 200 and b"Welcome" in body
+
+
+def test_other_origins_and_hosts_are_refused(server: Server, job: Path) -> None:
+    before = snapshot(job)
+    page = page_cues(cue_list(job))
+    page[0]["text"] = "Hijacked"
+    assert server.save(page, Origin="http://evil.example")[0] == 403
+    assert server.save(page, Origin=f"http://127.0.0.1:{server.port + 1}")[0] == 403
+    assert server.request("GET", "/api/job", headers={"Host": "evil.example"})[0] == 403
+    assert server.save(page, Origin=f"http://127.0.0.1:{server.port}")[0] == 200  # the page itself
+    after = snapshot(job)
+    assert {k for k in after if k not in before or after[k] != before[k]} == {"edits/review.en.json"}
+
+
+@pytest.mark.parametrize("body, content_type, status", [
+    (b"{not json", "application/json", 400),
+    (b'{"cues": "all of them"}', "application/json", 400),
+    (b'{"cues": [{"start": 0, "end": 1, "text": "x", "origin": ["a"]}]}', "application/json", 422),
+    (b'{"cues": []}', "text/plain", 415),
+    (b'{"cues": [' + b'{"start": 0, "end": 1, "text": "xxxxxxxxxx"},' * 100_000 + b"]}", "application/json", 413),
+    (json.dumps({"cues": [{"start": 1, "end": 2, "text": "x" * 5000, "origin": [0]}]}).encode(), "application/json", 422),
+])
+def test_malformed_or_oversized_edits_are_refused_and_nothing_is_written(server: Server, job: Path, body: bytes,
+                                                                        content_type: str, status: int) -> None:
+    before = snapshot(job)
+    got, _, data = server.request("POST", "/api/track/review.en/edits", body, {"Content-Type": content_type})
+    assert got == status, data
+    assert "error" in json.loads(data)
+    assert snapshot(job) == before
+
+
+def test_an_edit_that_breaks_a_hard_rule_is_refused_with_a_message_and_a_log_line(server: Server, job: Path) -> None:
+    before = snapshot(job)
+    page = page_cues(cue_list(job))
+    page[1]["start"] = page[0]["end"] - 0.4  # overlap
+    status, data = server.save(page)
+    assert status == 422 and "before cue 1 ends" in data["error"]
+    page = page_cues(cue_list(job))
+    page[2]["end"] = page[2]["start"] - 1  # negative duration
+    status, data = server.save(page)
+    assert status == 422 and "not after its start" in data["error"]
+    assert snapshot(job) == before
+    server.proc.send_signal(signal.SIGINT)
+    _, err = server.proc.communicate(timeout=15)
+    assert "refused save of review.en: cue 2: starts at" in err and "not after its start" in err
+
+
+def test_saving_writes_the_edits_and_keeps_the_previous_version(server: Server, job: Path) -> None:
+    page = page_cues(cue_list(job))
+    page[0]["text"] = page[0]["text"].replace("Welcome", "Hello")
+    status, data = server.save(page)
+    assert status == 200 and data == {"saved": "edits/review.en.json", "changes": 1}
+    first = json.loads((job / "edits" / "review.en.json").read_text())
+    assert first["changes"][0]["what"] == ["text"] and first["changes"][0]["from"][0]["text"].startswith("Welcome")
+    page[0]["end"] = round(page[0]["end"] - 0.3, 3)
+    status, data = server.save(page)
+    assert status == 200 and data["changes"] == 1
+    assert json.loads((job / "edits" / "review.en.prev.json").read_text()) == first
+    assert json.loads((job / "edits" / "review.en.json").read_text())["changes"][0]["what"] == ["text", "end"]
+    # the page shows the saved edits on its next load
+    track = json.loads(server.request("GET", "/api/track/review.en")[2])
+    assert track["cues"][0]["text"].startswith("Hello") and track["edits"] == 1
+    assert [c["origin"] for c in track["cues"]] == [[n] for n in range(len(page))]
