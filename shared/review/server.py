@@ -146,7 +146,7 @@ class ReviewJob:
         cues = []
         for cue, origin in zip(applied.cues, applied.origins, strict=True):
             number = written.get((round(cue.start, 3), round(cue.end, 3)))
-            low = [scores[i][0] for i in cue.words if 0 <= i < len(scores) and scores[i][1] < self.low_confidence]
+            low = _low_positions(cue, scores, self.low_confidence)
             cues.append({"start": round(cue.start, 3), "end": round(cue.end, 3), "text": cue.text, "origin": origin,
                          "flags": flags.get(number, []) if number else [], "low": low})
         report = self._json(f"subs/{track}{edits.REPORT_SUFFIX}") or {}
@@ -195,6 +195,22 @@ class ReviewJob:
             top = max(peaks, default=0) or 1
             self._peaks = {"rate": rate * channels / step, "peaks": [round(255 * p / top) for p in peaks]}
         return self._peaks
+
+
+def _low_positions(cue: Cue, scores: list[tuple[str, float]], threshold: float) -> list[int]:
+    """Positions (in the cue text's whitespace-separated words) of the words spoken with low confidence."""
+    tokens = edits.words_of(cue.text)
+    low = [scores[i][0] for i in cue.words if 0 <= i < len(scores) and scores[i][1] < threshold]
+    if len(tokens) == len(cue.words):
+        return [k for k, i in enumerate(cue.words) if 0 <= i < len(scores) and scores[i][1] < threshold]
+    positions, k = [], 0  # the text is not one token per word (edited, or a language without spaces)
+    for word in low:
+        while k < len(tokens) and tokens[k] != word:
+            k += 1
+        if k < len(tokens):
+            positions.append(k)
+            k += 1
+    return positions
 
 
 # ---- the guard: token, origin, host ---------------------------------------------------------

@@ -155,7 +155,8 @@ def test_the_page_and_its_data_need_the_token(server: Server, job: Path) -> None
     assert [t["track"] for t in info["tracks"]] == ["review.en"] and info["fps"] == 25.0
     track = json.loads(server.request("GET", "/api/track/review.en")[2])
     assert [c["text"] for c in track["cues"]] == ["\n".join(c["lines"]) for c in cue_list(job)]
-    assert track["cues"][0]["low"] == ["review"]  # word 3 has a low score
+    assert track["cues"][0]["low"] == [3]  # "review", word 3, has a low score
+    assert track["cues"][1]["low"] == [9]  # "plays.", word 17
     peaks = json.loads(server.request("GET", "/api/peaks")[2])
     assert peaks["rate"] == 100 and max(peaks["peaks"]) == 255 and peaks["peaks"][0] == 0  # silence, then a tone
 

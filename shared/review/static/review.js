@@ -79,13 +79,15 @@
     return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
   function highlighted(cue) {
-    const low = new Set((cue.low || []).map((w) => w.toLowerCase()));
+    const low = new Set(cue.low || []);
+    let k = -1;
     return cue.text.split(/(\s+)/).map((part) => {
-      const bare = part.trim().toLowerCase();
-      return bare && low.has(bare) ? '<mark class="low" title="low confidence">' + escapeHtml(part) + "</mark>"
-        : escapeHtml(part);
+      if (!part.trim()) return escapeHtml(part);
+      k += 1;
+      return low.has(k) ? '<mark class="low" title="low confidence">' + escapeHtml(part) + "</mark>" : escapeHtml(part);
     }).join("");
   }
+  function countWords(text) { return text.split(/\s+/).filter((w) => w).length; }
   function renderTable() {
     const r = rules();
     const onlyFlagged = $("only-flagged").checked;
@@ -180,8 +182,11 @@
       : cue.start + (cue.end - cue.start) * graphemes(head) / graphemes(head + tail);
     const gap = Math.min(minGap(), (cue.end - cue.start) / 4);
     remember();
-    const first = Object.assign({}, cue, { text: head.replace(/\s*\n\s*/g, "\n"), end: cut - gap / 2, flags: [] });
-    const second = Object.assign({}, cue, { text: tail.replace(/\s*\n\s*/g, "\n"), start: cut + gap / 2, flags: [] });
+    const n = countWords(head), low = text === cue.text ? cue.low || [] : [];
+    const first = Object.assign({}, cue, { text: head.replace(/\s*\n\s*/g, "\n"), end: cut - gap / 2, flags: [],
+      low: low.filter((k) => k < n) });
+    const second = Object.assign({}, cue, { text: tail.replace(/\s*\n\s*/g, "\n"), start: cut + gap / 2, flags: [],
+      low: low.filter((k) => k >= n).map((k) => k - n) });
     state.cues.splice(i, 1, first, second);
     state.selected = i + 1;
     say("split cue " + (i + 1));
@@ -193,7 +198,8 @@
     const a = state.cues[i], b = state.cues[i + 1];
     const origin = Array.from(new Set(a.origin.concat(b.origin))).sort((x, y) => x - y);
     state.cues.splice(i, 2, { start: a.start, end: b.end, text: a.text.replace(/\n/g, " ") + "\n" + b.text.replace(/\n/g, " "),
-      origin: origin, flags: [], low: (a.low || []).concat(b.low || []) });
+      origin: origin, flags: [],
+      low: (a.low || []).concat((b.low || []).map((k) => k + countWords(a.text))) });
     state.selected = i;
     renderAll();
   }
