@@ -28,16 +28,22 @@ from shared import job, settings  # noqa: E402
 log = logging.getLogger("review")
 
 
+class _InputError(click.ClickException):
+    """A one-line error (no usage text) with the usage exit status."""
+
+    exit_code = 2
+
+
 def _job_dir(file: str | None, job_dir: Path | None) -> Path:
     if job_dir is not None:
         return job_dir
     if not file:
-        raise click.UsageError("give FILE= (the input whose job to review) or --job-dir")
+        raise _InputError("give FILE= (the input whose job to review) or --job-dir")
     values = job.effective_settings(os.environ)
     try:
         return job.job_dir(job.check_input(file), values.get("OUT_DIR") or "out")
     except job.JobError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _InputError(str(exc)) from None
 
 
 def _port(value: str) -> int:

@@ -238,3 +238,29 @@ def test_saving_writes_the_edits_and_keeps_the_previous_version(server: Server, 
     track = json.loads(server.request("GET", "/api/track/review.en")[2])
     assert track["cues"][0]["text"].startswith("Hello") and track["edits"] == 1
     assert [c["origin"] for c in track["cues"]] == [[n] for n in range(len(page))]
+
+
+def test_review_open_starts_the_browser_with_the_url(job: Path, tmp_path: Path) -> None:
+    opened = tmp_path / "opened.txt"
+    fake_browser = tmp_path / "fake-browser"
+    fake_browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" > "{opened}"\n')
+    fake_browser.chmod(0o755)
+    proc, url = start_server(job, {"REVIEW_OPEN": "1", "BROWSER": str(fake_browser)})
+    try:
+        deadline = time.monotonic() + 20
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert opened.read_text().strip() == url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+
+
+def test_make_review_needs_a_file() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("FILE", "DIR", "MAKEFLAGS", "MAKELEVEL")}
+    proc = subprocess.run(["make", "--no-print-directory", "review"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "make review: set FILE=" in proc.stderr
+    proc = subprocess.run(["make", "--no-print-directory", "review", "FILE=/no/such/film.mkv"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "/no/such/film.mkv" in proc.stderr and "Traceback" not in proc.stderr
