@@ -108,8 +108,7 @@ class ReviewJob:
         if tracks:
             rules = (self._json(f"subs/{tracks[0]['track']}.qc.json") or {}).get("rules", {})
         media = self.media()
-        has_video = any(s.get("codec_type") == "video" for s in info.get("streams", [])) if info.get("streams") else \
-            bool(info.get("fps"))
+        has_video = bool(info.get("has_video", True))
         return {"job": self.dir.name, "name": built.get("name", ""), "fps": built.get("fps") or info.get("fps") or 24,
                 "tracks": tracks, "rules": rules, "media": bool(media), "video": has_video,
                 "duration": info.get("duration"), "clip_start": info.get("clip_start", 0),
@@ -166,11 +165,14 @@ class ReviewJob:
         return out
 
     def save(self, track: str, cues: Any) -> dict[str, Any]:
-        base = [edits.cue_text(c) for c in self.base_cues(track)]
+        """Write the page's cues as changes against the base; saved changes that no longer fit are dropped (and counted)."""
+        built = self.base_cues(track)
+        base = [edits.cue_text(c) for c in built]
         previous = self.changes(track)
         changes = edits.changes_from_review(base, cues, previous)
+        dropped = len(edits.apply_changes(built, previous).unplaced)
         path = edits.write_changes(self.dir, track, changes)
-        return {"saved": str(path.relative_to(self.dir)), "changes": len(changes)}
+        return {"saved": str(path.relative_to(self.dir)), "changes": len(changes), "dropped": dropped}
 
     # ---- waveform --------------------------------------------------------------------
     def peaks(self) -> dict[str, Any]:

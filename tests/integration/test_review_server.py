@@ -226,7 +226,7 @@ def test_saving_writes_the_edits_and_keeps_the_previous_version(server: Server, 
     page = page_cues(cue_list(job))
     page[0]["text"] = page[0]["text"].replace("Welcome", "Hello")
     status, data = server.save(page)
-    assert status == 200 and data == {"saved": "edits/review.en.json", "changes": 1}
+    assert status == 200 and data == {"saved": "edits/review.en.json", "changes": 1, "dropped": 0}
     first = json.loads((job / "edits" / "review.en.json").read_text())
     assert first["changes"][0]["what"] == ["text"] and first["changes"][0]["from"][0]["text"].startswith("Welcome")
     page[0]["end"] = round(page[0]["end"] - 0.3, 3)
@@ -264,3 +264,17 @@ def test_make_review_needs_a_file() -> None:
     proc = subprocess.run(["make", "--no-print-directory", "review", "FILE=/no/such/film.mkv"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "/no/such/film.mkv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_saved_edits_that_no_longer_fit_are_shown_and_dropped_only_on_the_next_save(server: Server, job: Path) -> None:
+    from shared.review import edits
+
+    stale = {"from": [{"start": 1.0, "end": 2.0, "text": "words the new cues do not have"}],
+             "to": [{"start": 1.0, "end": 2.0, "text": "a fix for them"}], "what": ["text"], "at": "2026-01-01T00:00:00"}
+    edits.write_changes(job, "review.en", [stale])
+    track = json.loads(server.request("GET", "/api/track/review.en")[2])
+    assert [c["to"][0]["text"] for c in track["unplaced_now"]] == ["a fix for them"]
+    assert [c["text"] for c in track["cues"]] == ["\n".join(c["lines"]) for c in cue_list(job)]
+    status, data = server.save([{k: c[k] for k in ("start", "end", "text", "origin")} for c in track["cues"]])
+    assert status == 200 and data["changes"] == 0 and data["dropped"] == 1
+    assert json.loads((job / "edits" / "review.en.prev.json").read_text())["changes"][0]["to"][0]["text"] == "a fix for them"

@@ -249,7 +249,9 @@
       const result = await api("api/track/" + encodeURIComponent(state.track) + "/edits", {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ cues: cues }) });
       state.dirty = false;
-      say("saved " + result.changes + " changes to " + result.saved + ": run make subtitle to apply them", "ok");
+      say("saved " + result.changes + " changes to " + result.saved + ": run make subtitle to apply them" +
+        (result.dropped ? " (" + result.dropped + " old edits that could not be placed were dropped; the previous file is kept as .prev.json)" : ""),
+        "ok");
     } catch (e) {
       say(e.message, "error");
     }
