@@ -252,8 +252,8 @@ status:
 	@"$(COMMON_PY)" -m shared.job status --job-dir "$(J)" --make "$(MAKE)" $(addprefix --target ,$(STATUS_TARGETS))
 
 .PHONY: review
-## Review FILE=...'s subtitles on a local page: watch, check and correct the cues, then make subtitle applies them (REVIEW_PORT=, REVIEW_OPEN=1)
+## Review FILE=...'s (or DIR=folder/'s) subtitles on a local page: watch, check and correct the cues, then make subtitle applies them (REVIEW_PORT=, REVIEW_OPEN=1)
 review:
 	$(call need-env,common)
-	@test -n "$${FILE:-}" || { echo "make review: set FILE=path/to/video (the input whose job to review; one file at a time)" >&2; exit 2; }
-	@"$(COMMON_PY)" "$(ROOT)/stages/review.py" --file "$$FILE"
+	@test -n "$${FILE:-}$${DIR:-}" || { echo "make review: set FILE=path/to/video (the input whose job to review) or DIR=folder/" >&2; exit 2; }
+	@if [ -n "$${FILE:-}" ]; then "$(COMMON_PY)" "$(ROOT)/stages/review.py" --file "$$FILE"; else "$(COMMON_PY)" "$(ROOT)/stages/review.py" --dir "$$DIR"; fi

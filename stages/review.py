@@ -1,6 +1,6 @@
 """review: serve the review page of one job on 127.0.0.1 and print its URL (make review FILE=x).
 
-    python stages/review.py (--file FILE | --job-dir JOB) [--port N] [--open/--no-open]
+    python stages/review.py (--file FILE | --job-dir JOB | --dir FOLDER) [--port N] [--open/--no-open]
 
 Not a stage of the chain: it reads the job's subtitle tracks and writes only
 ``edits/<track>.json`` when the reviewer saves; the next ``make subtitle`` applies them
@@ -46,6 +46,22 @@ def _job_dir(file: str | None, job_dir: Path | None) -> Path:
         raise _InputError(str(exc)) from None
 
 
+def _folder_jobs(folder: str) -> list[tuple[str, Path | None]]:
+    """(file name, its job directory or None when it has no subtitles yet) for every media file under ``folder``."""
+    from shared import batch
+
+    values = job.effective_settings(os.environ)
+    try:
+        files = batch.media_files(folder)
+    except batch.BatchError as exc:
+        raise _InputError(str(exc)) from None
+    jobs = []
+    for path in files:
+        directory = job.job_dir(path, values.get("OUT_DIR") or "out")
+        jobs.append((batch.display_name(str(path), folder), directory if (directory / "subs" / "tracks.json").is_file() else None))
+    return jobs
+
+
 def _port(value: str) -> int:
     try:
         port = int(value) if str(value).strip() else 0
@@ -60,24 +76,31 @@ def _port(value: str) -> int:
 @click.option("--file", "file", default=lambda: os.environ.get("FILE", ""), help="the input (default: FILE)")
 @click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="the job directory (default: FILE's job under OUT_DIR)")
+@click.option("--dir", "folder", default=None, help="review every media file under this folder (make review DIR=)")
 @click.option("--port", "port_text", default=lambda: settings.get("REVIEW_PORT"), show_default="REVIEW_PORT",
               help="port on 127.0.0.1; empty or 0: a free one")
 @click.option("--open/--no-open", "open_browser", default=lambda: job.is_on(settings.get("REVIEW_OPEN")),
               show_default="REVIEW_OPEN", help="open the page in the default browser")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
-def main(file: str, job_dir: Path | None, port_text: str, open_browser: bool, verbose: bool) -> None:
-    """Serve the review page of FILE's job until Ctrl-C."""
+def main(file: str, job_dir: Path | None, folder: str | None, port_text: str, open_browser: bool, verbose: bool) -> None:
+    """Serve the review page of FILE's job (or of every job of a folder) until Ctrl-C."""
     import uvicorn
 
     from shared.review import server
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="review: %(message)s", stream=sys.stderr)
-    directory = _job_dir(file, job_dir)
     port = _port(port_text)
-    tracks_json = directory / "subs" / "tracks.json"
-    if not tracks_json.is_file():
-        click.echo(f"review: {directory} has no subtitles yet: run make subtitle FILE=... first", err=True)
-        sys.exit(3)
+    if folder:
+        jobs = _folder_jobs(folder)
+        if not any(directory for _, directory in jobs):
+            click.echo(f"review: no file under {folder} has subtitles yet: run make subtitle DIR=... first", err=True)
+            sys.exit(3)
+        directory = Path(folder)
+    else:
+        directory = _job_dir(file, job_dir)
+        if not (directory / "subs" / "tracks.json").is_file():
+            click.echo(f"review: {directory} has no subtitles yet: run make subtitle FILE=... first", err=True)
+            sys.exit(3)
     try:
         low = float(settings.get("REVIEW_LOW_CONFIDENCE") or 0.5)
     except ValueError:
@@ -92,7 +115,10 @@ def main(file: str, job_dir: Path | None, port_text: str, open_browser: bool, ve
         sys.exit(2)
     port = sock.getsockname()[1]
     token = server.new_token()
-    app = server.create_app(directory, token, {"port": port}, low_confidence=low)
+    if folder:
+        app = server.create_folder_app(jobs, token, {"port": port}, low_confidence=low)
+    else:
+        app = server.create_app(directory, token, {"port": port}, low_confidence=low)
     url = f"http://127.0.0.1:{port}/?token={token}"
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     instance = uvicorn.Server(config)

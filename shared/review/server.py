@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import array
 import hmac
+import html
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -279,8 +280,42 @@ def _error(status: int, message: str) -> JSONResponse:
 def create_app(job_dir: Path, token: str, port_holder: dict[str, int] | None = None,
                low_confidence: float = 0.5) -> Starlette:
     """The review app for ``job_dir``; ``port_holder['port']`` is the port it serves (Host/Origin check)."""
-    review = ReviewJob(job_dir, low_confidence)
     holder = port_holder if port_holder is not None else {}
+    return Starlette(routes=job_routes(job_dir, low_confidence),
+                     middleware=[Middleware(Guard, token=token, port_holder=holder)])
+
+
+def create_folder_app(jobs: list[tuple[str, Path | None]], token: str, port_holder: dict[str, int] | None = None,
+                      low_confidence: float = 0.5) -> Starlette:
+    """The review app for a folder (make review DIR=): a list of its files at ``/``, each job's page at ``/job/<n>/``.
+
+    ``jobs`` is (file name, job directory, or None when that file has no subtitles yet).
+    """
+    holder = port_holder if port_holder is not None else {}
+
+    async def index(request: Request) -> Response:
+        items = []
+        for n, (name, directory) in enumerate(jobs):
+            label = html.escape(name)
+            items.append(f'<li><a href="job/{n}/">{label}</a></li>' if directory else
+                         f"<li>{label}: no subtitles yet (make subtitle)</li>")
+        page = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+                '<title>Review</title><link rel="stylesheet" href="job-list.css"></head><body><h1>Review</h1><ul>'
+                + "".join(items) + "</ul></body></html>")
+        return HTMLResponse(page, headers=SECURITY_HEADERS)
+
+    async def style(request: Request) -> Response:
+        return FileResponse(STATIC / "review.css", headers=SECURITY_HEADERS)
+
+    routes: list = [Route("/", index), Route("/job-list.css", style)]
+    routes += [Mount(f"/job/{n}", routes=job_routes(directory, low_confidence))
+               for n, (_, directory) in enumerate(jobs) if directory]
+    return Starlette(routes=routes, middleware=[Middleware(Guard, token=token, port_holder=holder)])
+
+
+def job_routes(job_dir: Path, low_confidence: float) -> list:
+    """The routes of one job's page and data (see the module docstring)."""
+    review = ReviewJob(job_dir, low_confidence)
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
@@ -349,7 +384,7 @@ def create_app(job_dir: Path, token: str, port_holder: dict[str, int] | None = N
             return _error(404, "no such file inside the job")
         return FileResponse(path, headers={"Cache-Control": "no-store"})
 
-    routes = [
+    return [
         Route("/", page),
         Route("/api/job", job_info),
         Route("/api/peaks", peaks),
@@ -359,7 +394,6 @@ def create_app(job_dir: Path, token: str, port_holder: dict[str, int] | None = N
         Route("/files/{path:path}", files),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(Guard, token=token, port_holder=holder)])
 
 
 def new_token() -> str:

@@ -260,7 +260,7 @@ def test_make_review_needs_a_file() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("FILE", "DIR", "MAKEFLAGS", "MAKELEVEL")}
     proc = subprocess.run(["make", "--no-print-directory", "review"], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=60)
-    assert proc.returncode == 2 and "make review: set FILE=" in proc.stderr
+    assert proc.returncode == 2 and "make review: set FILE=" in proc.stderr and "DIR=" in proc.stderr
     proc = subprocess.run(["make", "--no-print-directory", "review", "FILE=/no/such/film.mkv"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "/no/such/film.mkv" in proc.stderr and "Traceback" not in proc.stderr
@@ -278,3 +278,46 @@ def test_saved_edits_that_no_longer_fit_are_shown_and_dropped_only_on_the_next_s
     status, data = server.save([{k: c[k] for k in ("start", "end", "text", "origin")} for c in track["cues"]])
     assert status == 200 and data["changes"] == 0 and data["dropped"] == 1
     assert json.loads((job / "edits" / "review.en.prev.json").read_text())["changes"][0]["to"][0]["text"] == "a fix for them"
+
+
+def test_make_review_dir_lists_the_files_and_serves_each_job(tmp_path: Path) -> None:
+    from shared import job as job_mod
+
+    folder, out = tmp_path / "films", tmp_path / "out"
+    (folder / "season 1").mkdir(parents=True)
+    names = ["a.mp4", "season 1/b clip.mp4", "c.mp4"]
+    for name in names:
+        (folder / name).write_bytes(SAMPLE.read_bytes())
+    for name in names[:2]:
+        directory = job_mod.job_dir((folder / name).absolute(), str(out))
+        write_job(directory, media_source=folder / name)
+        assert build(directory).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k not in ("FILE", "DIR", "MAKEFLAGS", "MAKELEVEL")}
+    proc = subprocess.Popen(["make", "--no-print-directory", "review", f"DIR={folder}", f"OUT_DIR={out}"], cwd=REPO,
+                            env=dict(env, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.poll() is not None else url
+        server = Server(proc, url)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", server.port)) == 0:
+                    break
+            time.sleep(0.05)
+        status, _, body = server.request("GET", "/")
+        page = body.decode()
+        # sorted by path: a.mp4, c.mp4 (no subtitles: no link), season 1/b clip.mp4
+        assert status == 200 and 'href="job/0/"' in page and 'href="job/2/"' in page and "job/1/" not in page
+        assert "a.mp4" in page and "b clip.mp4" in page and "c.mp4: no subtitles yet" in page
+        assert server.request("GET", "/job/0/", token=False)[0] == 403
+        for n in (0, 2):
+            info = json.loads(server.request("GET", f"/job/{n}/api/job")[2])
+            assert [t["track"] for t in info["tracks"]] == ["review.en"]
+            assert server.request("GET", f"/job/{n}/static/review.js")[0] == 200
+        assert server.request("GET", "/job/0/files/../../a.mp4")[0] == 404
+        assert server.request("GET", "/job/1/api/job")[0] == 404
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=20)
