@@ -115,3 +115,48 @@ def test_flags_filter_and_editing_tools(page) -> None:
     driver.refresh()
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return window.review && window.review.state.cues.length > 0"))
     assert [(c["start"], c["end"], c["text"]) for c in cues(driver)] == before_reload
+
+
+def test_a_folder_review_links_to_each_jobs_page(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from shared import job as job_mod
+
+    folder, out = tmp_path / "films", tmp_path / "out"
+    folder.mkdir()
+    (folder / "one.mp4").write_bytes(SAMPLE.read_bytes())
+    directory = job_mod.job_dir((folder / "one.mp4").absolute(), str(out))
+    write_job(directory, media_source=folder / "one.mp4")
+    assert build(directory).returncode == 0
+    proc = subprocess.Popen([sys.executable, "stages/review.py", "--dir", str(folder)], cwd=Path(__file__).resolve().parents[2],
+                            env={**os.environ, "OUT_DIR": str(out), "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()
+    port = int(url.split(":")[2].split("/")[0])
+    for _ in range(200):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="review-chromium-")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get(url)
+        driver.find_element(By.LINK_TEXT, "one.mp4").click()
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return window.review && window.review.state.cues.length > 0"))
+        assert driver.current_url.endswith("/job/0/")
+        assert driver.find_element(By.ID, "job-name").text == "review"
+        assert driver.execute_script("return document.getElementById('video').src").endswith("/job/0/media")
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
