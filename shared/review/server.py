@@ -25,11 +25,13 @@ import logging
 import os
 import secrets
 import sys
+import threading
 import wave
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -55,6 +57,7 @@ class ReviewJob:
         self.dir = Path(job_dir).resolve()
         self.low_confidence = low_confidence
         self._peaks: dict[str, Any] | None = None
+        self._peaks_lock = threading.Lock()
 
     # ---- paths: only inside the job --------------------------------------------------
     def inside(self, relative: str) -> Path | None:
@@ -177,7 +180,11 @@ class ReviewJob:
 
     # ---- waveform --------------------------------------------------------------------
     def peaks(self) -> dict[str, Any]:
-        """Max |sample| per 1/PEAKS_PER_SECOND s of audio.wav, scaled to 0..255."""
+        """Max |sample| per 1/PEAKS_PER_SECOND s of audio.wav, scaled to 0..255 (computed once)."""
+        with self._peaks_lock:
+            return self._compute_peaks()
+
+    def _compute_peaks(self) -> dict[str, Any]:
         if self._peaks is None:
             path = self.inside("audio.wav")
             if path is None:
@@ -369,7 +376,8 @@ def job_routes(job_dir: Path, low_confidence: float) -> list:
         return JSONResponse(result, headers=SECURITY_HEADERS)
 
     async def peaks(request: Request) -> Response:
-        return JSONResponse(review.peaks(), headers=SECURITY_HEADERS)
+        # seconds of CPU for a film: off the event loop, so the page and the video keep loading
+        return JSONResponse(await run_in_threadpool(review.peaks), headers=SECURITY_HEADERS)
 
     async def media(request: Request) -> Response:
         path = review.media()

@@ -200,3 +200,13 @@ def test_apply_changes_finds_the_words_when_the_cutting_moved() -> None:
     late = dict(change, to=[{"start": 0, "end": 3.5, "text": "one two three four"}])
     applied = edits.apply_changes(base, [late])
     assert [c.end for c in applied.cues] == [2, 5] and applied.unplaced[0]["reason"].startswith("it would overlap")
+
+
+def test_a_broken_edits_file_stops_the_stage_with_one_line_and_keeps_the_outputs(job: Path) -> None:
+    before = (job / "subs" / "review.en.srt").read_bytes()
+    (job / "edits").mkdir()
+    (job / "edits" / "review.en.json").write_text('{"kind": "edits", "changes": [{"from": "x"}]}')
+    result = build(job)
+    assert result.returncode != 0
+    assert "review.en.json: change 1 needs lists 'from' and 'to'" in result.stderr and "Traceback" not in result.stderr
+    assert (job / "subs" / "review.en.srt").read_bytes() == before

@@ -256,6 +256,7 @@ def test_review_open_starts_the_browser_with_the_url(job: Path, tmp_path: Path) 
         proc.wait(timeout=15)
 
 
+@pytest.mark.slow
 def test_make_review_needs_a_file() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("FILE", "DIR", "MAKEFLAGS", "MAKELEVEL")}
     proc = subprocess.run(["make", "--no-print-directory", "review"], cwd=REPO, env=env, capture_output=True, text=True,
@@ -280,6 +281,7 @@ def test_saved_edits_that_no_longer_fit_are_shown_and_dropped_only_on_the_next_s
     assert json.loads((job / "edits" / "review.en.prev.json").read_text())["changes"][0]["to"][0]["text"] == "a fix for them"
 
 
+@pytest.mark.slow
 def test_make_review_dir_lists_the_files_and_serves_each_job(tmp_path: Path) -> None:
     from shared import job as job_mod
 
