@@ -104,6 +104,8 @@ clean:
 
 JOB_VERBS := transcribe translate subtitle status
 NON_JOB_VERBS := help bootstrap cache-models env-list check qc test test-fast lint clean demo
+# make review only reads the job (and writes edits/ when the reviewer saves): no run lock, no params.
+NON_JOB_VERBS += review
 SETTING_NAMES := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' "$(ROOT)/config/pipeline.env")
 $(foreach v,$(SETTING_NAMES),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
 
@@ -173,6 +175,9 @@ $(J)/translation.%.json: $(J)/aligned.json $(P)/translate.%.json
 
 $(J)/subs/tracks.json: $(J)/aligned.json $(TRANSLATIONS) $(P)/subtitle.json
 	@$(call run-stage,subtitle) "$(J)/aligned.json" $(foreach t,$(TRANSLATIONS),"$(t)") -o "$@" --job-dir "$(J)"
+
+# The reviewer's corrections (make review) re-run the subtitle stage and the mux, nothing upstream.
+$(J)/subs/tracks.json: $(wildcard $(J)/edits/*.json)
 
 $(MUXED) $(BURNED) &: $(J)/media.json $(TRACKS) $(P)/mux.json
 	@$(call run-stage,mux) "$(J)/media.json" "$(TRACKS)" -o "$(MUXED)" $(if $(BURNED),--burn-output "$(BURNED)",--no-burn) --job-dir "$(J)"
@@ -247,3 +252,10 @@ demo:
 ## Show each stage of FILE=...'s job: done, out of date or missing, with its time
 status:
 	@"$(COMMON_PY)" -m shared.job status --job-dir "$(J)" --make "$(MAKE)" $(addprefix --target ,$(STATUS_TARGETS))
+
+.PHONY: review
+## Review FILE=...'s (or DIR=folder/'s) subtitles on a local page: watch, check and correct the cues, then make subtitle applies them (REVIEW_PORT=, REVIEW_OPEN=1)
+review:
+	$(call need-env,common)
+	@test -n "$${FILE:-}$${DIR:-}" || { echo "make review: set FILE=path/to/video (the input whose job to review) or DIR=folder/" >&2; exit 2; }
+	@if [ -n "$${FILE:-}" ]; then "$(COMMON_PY)" "$(ROOT)/stages/review.py" --file "$$FILE"; else "$(COMMON_PY)" "$(ROOT)/stages/review.py" --dir "$$DIR"; fi

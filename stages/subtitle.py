@@ -46,6 +46,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 from shared import job, outcome, settings  # noqa: E402
 from shared.languages import file_tag  # noqa: E402
+from shared.review.edits import apply_edits  # noqa: E402
 from shared.schema import SCHEMA_VERSION, SchemaError, check_kind  # noqa: E402
 from shared.subtitles import checker, formats, quality, shots  # noqa: E402
 from shared.subtitles.builder import Cue, TimedWord, build_cues, words_per_sentence  # noqa: E402
@@ -184,6 +185,7 @@ def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: fl
                 fmts: Sequence[str], text_lines: Sequence[str], extra: dict,
                 speakers: Sequence[Sequence[str | None]] | None = None) -> dict:
     """Write one track in every format, its cue JSON, text and qc.json; its tracks.json entry."""
+    cues = apply_edits(out_dir, stem, cues)  # the reviewer's corrections (edits/<stem>.json), see make review
     subs = formats.to_ssafile(cues, title=stem)
     files = formats.write_track(subs, out_dir / stem, fmts)
     cue_json = {
