@@ -73,7 +73,6 @@ MP4_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov"})
 
 # Characters Make cannot carry in a target name, plus the shell's quoting characters.
 _MAKE_UNSAFE = re.compile(r"[\s:$%#\"'`\\;|&*?<>()\[\]{}=!]")
-_LANG_CODE = re.compile(r"^[A-Za-z]{2,3}(?:_[A-Za-z]{4})?$")
 
 # The settings each stage's result depends on: a change re-runs that stage and everything
 # after it, and nothing before it. Values are the effective ones (hardware profile filled
@@ -159,17 +158,14 @@ def is_on(value: str | None) -> bool:
 
 
 def target_languages(tgt: str) -> list[str]:
-    """The TGT comma list as codes, in order, without repeats; JobError on a malformed code."""
-    languages: list[str] = []
-    for part in (tgt or "").split(","):
-        code = part.strip()
-        if not code:
-            continue
-        if not _LANG_CODE.match(code):
-            raise JobError(f"TGT: {code!r} is not a language code (use e.g. en, hin, hin_Deva; comma-separated)")
-        if code not in languages:
-            languages.append(code)
-    return languages
+    """The TGT comma list as file tags (``ta,tam,Tamil`` -> ``["ta"]``), in order, without repeats;
+    JobError on a language the table does not know (shared.languages.parse_language_list)."""
+    from shared.languages import UnknownLanguage, parse_language_list
+
+    try:
+        return parse_language_list(tgt, "TGT")
+    except UnknownLanguage as exc:
+        raise JobError(str(exc)) from None
 
 
 # ---- atomic files ----------------------------------------------------------------------

@@ -328,7 +328,9 @@ def translation_models(backend: str, root: Path, hw_class: str = "cpu", directio
 
 # ---- what a stage needs --------------------------------------------------------------
 def _targets(values: Mapping[str, str]) -> list[str]:
-    return [t.strip() for t in values.get("TGT", "").split(",") if t.strip()]
+    from shared.languages import parse_language_list
+
+    return parse_language_list(values.get("TGT", ""), strict=False)
 
 
 def asr_model_id(values: Mapping[str, str], root: Path, hw_class: str | None = None) -> str:
