@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from shared.languages import LANGUAGES, UnknownLanguage, languages_for, mux_language_tag, parse_language_list, resolve_language
+from shared.languages import (
+    LANGUAGES,
+    UnknownLanguage,
+    languages_for,
+    mux_language_tag,
+    parse_language_list,
+    resolve_language,
+)
 
 IT2_TAGS = ["asm_Beng", "ben_Beng", "brx_Deva", "doi_Deva", "gom_Deva", "guj_Gujr", "hin_Deva", "kan_Knda", "kas_Arab", "kas_Deva", "mai_Deva", "mal_Mlym", "mar_Deva", "mni_Beng", "mni_Mtei", "npi_Deva", "ory_Orya", "pan_Guru", "san_Deva", "sat_Olck", "snd_Arab", "snd_Deva", "tam_Taml", "tel_Telu", "urd_Arab", "eng_Latn"]
 
