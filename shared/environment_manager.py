@@ -212,9 +212,7 @@ class Manager:
         backend = self.config.get("stage_backends", {}).get(stage)
         if backend:
             values = values if values is not None else self.settings()
-            chosen = values.get(backend["setting"], "")
-            if chosen == "auto":
-                chosen = str(self.hardware().get("asr_backend", ""))
+            chosen = policy.resolve_auto(backend["setting"], values, self.root)
             name = backend["environments"].get(chosen, name)
         return name
 

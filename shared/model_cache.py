@@ -49,7 +49,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import models  # noqa: E402
+from shared import models, policy  # noqa: E402
 from shared import settings as settings_mod  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -142,11 +142,7 @@ def make_context(args: argparse.Namespace, environ: Mapping[str, str]) -> Contex
         os.environ["MODELS_TOML"] = str(Path(args.registry).resolve())
     values = settings_mod.resolve(root, environ)
     cache_setting = args.cache_dir or environ.get("MODEL_CACHE_DIR", "") or values.get("MODEL_CACHE_DIR", "")
-    if cache_setting:
-        cache = Path(cache_setting).expanduser()
-        cache = cache if cache.is_absolute() else root / cache
-    else:
-        cache = root / ".cache"
+    cache = policy.cache_root({"MODEL_CACHE_DIR": cache_setting}, root)
     token = args.token or environ.get("HF_TOKEN", "") or values.get("HF_TOKEN", "") or environ.get("HUGGING_FACE_HUB_TOKEN", "")
     token = token.strip() or None
     return Context(root=root, cache=cache, values=dict(values), hw_class=models.hardware_class(root, values), token=token)

@@ -190,10 +190,16 @@ def separate_on(setting_value: str, device: str, root: Path = REPO_ROOT) -> bool
 
 
 def asr_backend(values: Mapping[str, str], root: Path = REPO_ROOT, hw_class: str | None = None) -> str:
-    """ASR_BACKEND as whisperx or mlx: auto is mlx on the apple-silicon class, else whisperx."""
+    """ASR_BACKEND as whisperx or mlx: auto is the hardware profile's ``asr_backend`` (bootstrap:
+    mlx on macOS arm64) unless DEVICE or ``hw_class`` says otherwise; then mlx on the
+    apple-silicon class, else whisperx."""
     choice = (values.get("ASR_BACKEND", "auto") or "auto").strip().lower()
     if choice != "auto":
         return choice
+    if hw_class is None and not values.get("DEVICE"):
+        profiled = hardware_profile(root).get("recommended", {}).get("asr_backend")
+        if profiled in ("mlx", "whisperx"):
+            return str(profiled)
     hw_class = hw_class or hardware_class(root, values)
     return "mlx" if hw_class == "apple-silicon" else "whisperx"
 

@@ -25,7 +25,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
+from shared import job, policy, settings  # noqa: E402
 from shared.languages import Language, UnknownLanguage, resolve_language  # noqa: E402
 from shared.schema import SCHEMA_VERSION, SchemaError, Translation, check_kind  # noqa: E402
 from shared.translation.backends.base import TranslateOptions, Translator  # noqa: E402
@@ -46,8 +46,7 @@ def _root() -> Path:
 
 
 def _cache() -> Path:
-    configured = os.environ.get("MODEL_CACHE_DIR", "")
-    return Path(configured).expanduser() if configured else _root() / ".cache"
+    return policy.cache_root(root=_root())
 
 
 def _language(code: str, hint: str) -> Language:

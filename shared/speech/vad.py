@@ -246,10 +246,13 @@ VAD_BACKENDS: dict[str, type[VadBackend]] = {"silero": SileroVad, "pyannote": Py
 
 
 def choose_backend(setting: str, device: str) -> str:
-    """The backend for VAD=``setting``: auto means Silero on CPU, pyannote on a GPU."""
+    """The backend for VAD=``setting``: auto is the backend of the hardware class's default VAD
+    model (config/models.toml; shared.policy decides): Silero on CPU and Apple Silicon, pyannote on CUDA."""
+    from shared import policy
+
     setting = (setting or "auto").strip().lower()
     if setting == "auto":
-        return "silero" if device in ("", "cpu") else "pyannote"
+        return policy.vad_backend("auto", device, policy.REPO_ROOT)
     if setting not in VAD_BACKENDS:
         raise ValueError(f"VAD must be auto, {', '.join(VAD_BACKENDS)}; not {setting!r}")
     return setting
