@@ -82,3 +82,22 @@ def test_asr_backend_auto_agrees_between_environment_manager_and_models(tmp_path
     assert not models.asr_model_id(values, tmp_path).startswith("mlx-")
     assert policy.resolve_auto("DEVICE", {}, tmp_path) == "mps"
     assert policy.resolve_auto("VAD", {"VAD": "auto"}, tmp_path) == "silero"
+
+
+def test_every_file_a_stage_reads_is_passed_by_make_and_is_its_prerequisite() -> None:
+    """The Makefile shows the whole graph: each "$(J)/..." a recipe passes is a target or prerequisite."""
+    lines = (REPO / "Makefile").read_text(encoding="utf-8").splitlines()
+    checked = {}
+    for i, line in enumerate(lines):
+        found = re.search(r"\$\(call run-stage,([a-z-]+)\)", line)
+        if not found or not line.startswith("\t"):
+            continue
+        targets, _, prerequisites = lines[i - 1].partition(":")
+        declared = set((targets + " " + prerequisites.lstrip("&:")).split())
+        passed = set(re.findall(r'"(\$\(J\)/[^"]+)"', line)) | ({"$(TRACKS)"} if '"$(TRACKS)"' in line else set())
+        passed = {p for p in passed if "$@" not in p}
+        missing = passed - declared
+        assert not missing, (found.group(1), missing)
+        checked[found.group(1)] = passed
+    assert "$(J)/media.json" in checked["subtitle"]  # the bug: subtitle read media.json behind Make's back
+    assert "$(J)/speech.json" in checked["align"]
