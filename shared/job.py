@@ -240,9 +240,13 @@ def _windows_pid_alive(pid: int) -> bool:
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, then rename)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    """Write ``text`` to ``path`` atomically (temp file in the same folder, then rename).
+
+    The project's one atomic writer: its temporaries are the ones remove_stale_temporaries
+    finds. Newlines are written as ``\n`` on every platform.
+    """
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:

@@ -101,3 +101,23 @@ def test_every_file_a_stage_reads_is_passed_by_make_and_is_its_prerequisite() ->
         checked[found.group(1)] = passed
     assert "$(J)/media.json" in checked["subtitle"]  # the bug: subtitle read media.json behind Make's back
     assert "$(J)/speech.json" in checked["align"]
+
+
+@pytest.mark.parametrize("writer", ["shared.subtitles.formats:atomic_write_text", "shared.hardware:write_atomic",
+                                    "shared.model_cache:atomic_write_text", "shared.job:write_text"])
+def test_every_atomic_writer_leaves_temporaries_that_remove_stale_temporaries_cleans(tmp_path: Path, writer: str) -> None:
+    """A writer killed between writing and renaming leaves a temporary the next run removes (the
+    formats writer's used to stay forever)."""
+    import subprocess
+    import sys
+
+    module, name = writer.split(":")
+    target = tmp_path / "movie.en.srt"
+    script = (f"import os, sys; from pathlib import Path; import {module} as m; os.replace = lambda *a: os._exit(9); "
+              f"m.{name}(Path(sys.argv[1]), 'text')")
+    result = subprocess.run([sys.executable, "-c", script, str(target)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 9, result.stderr
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and not target.exists()
+    assert [p.name for p in job.remove_stale_temporaries(target)] == left
+    assert list(tmp_path.iterdir()) == []
