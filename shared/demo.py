@@ -30,7 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, media, policy, settings  # noqa: E402
+from shared import job, media, policy, settings
 
 REPO = settings.REPO_ROOT
 SAMPLE = Path("samples") / "demo.mp4"

@@ -25,7 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, policy  # noqa: E402
+from shared import job, policy
 
 LOCKS_DIR = ".locks"
 GPU_DEVICES = ("cuda", "mps")

@@ -54,7 +54,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.environment_manager import REPO_ROOT, platform_tag  # noqa: E402
+from shared.environment_manager import REPO_ROOT, platform_tag
 
 log = logging.getLogger(__name__)
 

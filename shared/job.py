@@ -47,8 +47,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import settings as settings_mod  # noqa: E402
-from shared.schema import SCHEMA_VERSION  # noqa: E402
+from shared import settings as settings_mod
+from shared.schema import SCHEMA_VERSION, Manifest, StageEntry
 
 log = logging.getLogger(__name__)
 
@@ -551,16 +551,16 @@ def tool_versions(packages: Sequence[str] = ("click",), tools: Sequence[str] = (
     return versions
 
 
-def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
+def read_manifest(directory: str | os.PathLike[str]) -> Manifest:
     """The job's manifest (an empty one when there is none or it is unreadable)."""
     path = Path(directory) / MANIFEST
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("stages"), dict):
-            return data
+            return data  # type: ignore[return-value]
     except (OSError, json.JSONDecodeError):
         pass
-    return {"schema_version": SCHEMA_VERSION, "kind": "manifest", "job": Path(directory).name, "stages": {}}
+    return Manifest(schema_version=SCHEMA_VERSION, kind="manifest", job=Path(directory).name, stages={})
 
 
 def record_stage(directory: str | os.PathLike[str], key: str, entry: Mapping[str, Any]) -> None:
@@ -568,7 +568,7 @@ def record_stage(directory: str | os.PathLike[str], key: str, entry: Mapping[str
     with job_lock(directory):
         remove_stale_temporaries(Path(directory) / MANIFEST)  # left by a stage killed while recording
         manifest = read_manifest(directory)
-        manifest["stages"][key] = dict(entry)
+        manifest["stages"][key] = StageEntry(**entry)  # type: ignore[typeddict-item]
         write_json(Path(directory) / MANIFEST, manifest)
 
 
@@ -650,22 +650,24 @@ class StageRun:
             raise SystemExit(1) from None
 
     def _record(self, seconds: float, rtf: float | None) -> None:
-        record_stage(self.directory, self.key or self.stage, {
-            "stage": self.stage,
-            "inputs": [str(p) for p in self.inputs],
-            "outputs": [str(p) for p in self.outputs],
-            "parameters": dict(self.parameters),
-            "model": self.model,
-            "revision": self.revision,
-            "device": self.device,
-            "start": self.started,
-            "end": now_iso(),
-            "seconds": seconds,
-            "audio_seconds": self.audio_seconds,
-            "real_time_factor": rtf,
-            "versions": tool_versions(self.packages, self.tools),
-            **({"details": self.details} if self.details else {}),
-        })
+        entry = StageEntry(
+            stage=self.stage,
+            inputs=[str(p) for p in self.inputs],
+            outputs=[str(p) for p in self.outputs],
+            parameters=dict(self.parameters),
+            model=self.model,
+            revision=self.revision,
+            device=self.device,
+            start=self.started,
+            end=now_iso(),
+            seconds=seconds,
+            audio_seconds=self.audio_seconds,
+            real_time_factor=rtf,
+            versions=tool_versions(self.packages, self.tools),
+        )
+        if self.details:
+            entry["details"] = self.details
+        record_stage(self.directory, self.key or self.stage, entry)
 
 
 def test_pause(stage: str) -> None:

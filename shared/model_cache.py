@@ -48,8 +48,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import models, policy  # noqa: E402
-from shared import settings as settings_mod  # noqa: E402
+from shared import models, policy
+from shared import settings as settings_mod
 
 log = logging.getLogger(__name__)
 
