@@ -80,11 +80,6 @@ def setting(name: str, environ: Mapping[str, str] | None = None, root: Path = RE
     return value if value is not None else default(name, root)
 
 
-def is_on(value: str | None) -> bool:
-    """True for a switched-on setting: 1, true, yes, on."""
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 # ---- the model cache -----------------------------------------------------------------
 def cache_root(values: Mapping[str, str] | None = None, root: Path | str | None = None) -> Path:
     """The model cache: MODEL_CACHE_DIR of ``values`` (default: the process environment),
