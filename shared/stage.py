@@ -31,6 +31,25 @@ from shared.schema import AUDIO_SAMPLE_RATE, SchemaError, check_kind
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def setting(name: str) -> str:
+    """A setting as a stage sees it (flag > environment > .env > config/pipeline.env); an empty
+    value is what shared.policy decides: the hardware profile for DEVICE, COMPUTE_TYPE, THREADS
+    and BATCH_SIZE, else the default of config/pipeline.env. A stage restates no default."""
+    from shared import policy, settings
+
+    value = settings.get(name)
+    if value:
+        return value
+    if name in policy.HARDWARE_SETTINGS:
+        return policy.resolve_auto(name, {}, Path(os.environ.get("PIPELINE_ROOT") or policy.REPO_ROOT))
+    return policy.defaults().get(name, "")
+
+
+def default_from(name: str) -> Callable[[], str]:
+    """A Click ``default=`` that reads :func:`setting` when the command runs."""
+    return lambda: setting(name)
+
+
 def common_options(default_dir: str = "--output's folder") -> Callable[[F], F]:
     """Add ``--job-dir`` and ``-v/--verbose`` to a stage command (``default_dir`` says the default in --help)."""
 

@@ -21,7 +21,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings
+from shared import job
 from shared import stage as skeleton
 from shared.speech import separate as sep_mod
 from shared.speech import stage as speech_stage
@@ -42,11 +42,11 @@ def _link_or_copy(source: Path, target: Path) -> str:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="vocals.wav")
-@click.option("--separate", "setting", default=lambda: settings.get("SEPARATE") or "auto", show_default="SEPARATE",
+@click.option("--separate", "setting", default=skeleton.default_from("SEPARATE"), show_default="SEPARATE",
               type=click.Choice(["auto", "on", "off"]))
 @click.option("--model", "model_id", default="", help="demucs model id (default: the hardware class's; demucs_unittest: tests)")
-@click.option("--device", default=lambda: settings.get("DEVICE") or "cpu", show_default="DEVICE")
-@click.option("--window", type=click.FloatRange(10.0, 600.0), default=lambda: settings.get("SEPARATE_WINDOW") or "60",
+@click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE")
+@click.option("--window", type=click.FloatRange(10.0, 600.0), default=skeleton.default_from("SEPARATE_WINDOW"),
               show_default="SEPARATE_WINDOW", help="seconds separated at a time")
 @skeleton.common_options("--output's folder")
 def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id: str, device: str, window: float,

@@ -38,15 +38,7 @@ from shared.translation.sentences import group_sentences
 log = logging.getLogger("translate")
 
 
-def _setting(name: str) -> str:
-    """A setting (flag > environment > .env > config/pipeline.env); empty: what shared.policy decides
-    (the hardware profile for DEVICE, COMPUTE_TYPE, THREADS, BATCH_SIZE), never a default of this file."""
-    value = settings.get(name)
-    if value:
-        return value
-    if name in policy.HARDWARE_SETTINGS:
-        return policy.resolve_auto(name, {}, _root())
-    return policy.defaults().get(name, "")
+_setting = skeleton.setting
 
 
 def _root() -> Path:

@@ -78,3 +78,12 @@ def test_speech_stages_refuse_audio_that_is_not_16_khz(tmp_path: Path, name: str
     assert result.returncode == 2, result.stderr
     assert "44100 Hz" in result.stderr and "16 kHz" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_a_stage_setting_is_the_pipeline_env_default_or_the_policy_decision(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEPARATE_WINDOW", "")
+    assert skeleton.setting("SEPARATE_WINDOW") == policy.default("SEPARATE_WINDOW") == "60"
+    monkeypatch.setenv("SEPARATE_WINDOW", "90")
+    assert skeleton.default_from("SEPARATE_WINDOW")() == "90"
+    monkeypatch.setenv("DEVICE", "")
+    assert skeleton.setting("DEVICE") == policy.recommended_hardware(policy.REPO_ROOT)["device"]
