@@ -262,10 +262,10 @@ def summary(profile: dict[str, Any]) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (shared.job.write_text)."""
-    from shared import job
+    """Write ``text`` to ``path`` atomically (shared.atomic.write_text)."""
+    from shared.atomic import write_text
 
-    job.write_text(path, text)
+    write_text(path, text)
 
 
 def read_profile(path: Path) -> dict[str, Any] | None:

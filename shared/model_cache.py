@@ -91,10 +91,10 @@ def git_blob_sha1(path: Path) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (shared.job.write_text)."""
-    from shared import job
+    """Write ``text`` to ``path`` atomically (shared.atomic.write_text)."""
+    from shared.atomic import write_text
 
-    job.write_text(path, text)
+    write_text(path, text)
 
 
 def human_mb(mb: float) -> str:

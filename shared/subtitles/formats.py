@@ -20,11 +20,11 @@ FORMATS = {"srt": "srt", "vtt": "vtt", "ass": "ass"}
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (shared.job.write_text: its temporaries are cleaned
+    """Write ``text`` to ``path`` atomically (shared.atomic.write_text: its temporaries are cleaned
     by remove_stale_temporaries)."""
-    from shared import job
+    from shared.atomic import write_text
 
-    job.write_text(path, text)
+    write_text(path, text)
 
 
 def to_ssafile(cues: Sequence[Cue], title: str = "") -> pysubs2.SSAFile:

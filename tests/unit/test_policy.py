@@ -104,7 +104,7 @@ def test_every_file_a_stage_reads_is_passed_by_make_and_is_its_prerequisite() ->
 
 
 @pytest.mark.parametrize("writer", ["shared.subtitles.formats:atomic_write_text", "shared.hardware:write_atomic",
-                                    "shared.model_cache:atomic_write_text", "shared.job:write_text"])
+                                    "shared.model_cache:atomic_write_text", "shared.job:write_text", "shared.atomic:write_text"])
 def test_every_atomic_writer_leaves_temporaries_that_remove_stale_temporaries_cleans(tmp_path: Path, writer: str) -> None:
     """A writer killed between writing and renaming leaves a temporary the next run removes (the
     formats writer's used to stay forever)."""
