@@ -24,7 +24,9 @@ class LazyModule(ModuleType):
         if real is None:
             real = importlib.import_module(self.__name__)
             self.__dict__["_real"] = real
-        return getattr(real, attr)
+        value = getattr(real, attr)
+        self.__dict__[attr] = value  # later lookups find it directly, at plain module-attribute speed
+        return value
 
 
 numpy: Any = LazyModule("numpy")

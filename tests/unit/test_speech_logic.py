@@ -40,6 +40,18 @@ def test_the_logic_imports_without_numpy() -> None:
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True).returncode == 0
 
 
+def test_lazy_module_imports_on_first_use_and_then_is_the_module() -> None:
+    from shared.speech.lazy import LazyModule
+
+    lazy = LazyModule("colorsys")
+    import colorsys
+
+    assert lazy.rgb_to_hsv is colorsys.rgb_to_hsv and lazy.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+    assert "rgb_to_hsv" in vars(lazy)  # cached after the first lookup
+    with pytest.raises(AttributeError):
+        lazy.no_such_name  # noqa: B018
+
+
 def test_regions_merge_into_chunks_of_at_most_30_s() -> None:
     regions = [(0.5, 10.0), (11.0, 25.0), (26.0, 33.0), (40.0, 110.0)]
     chunks = vad.merge_chunks(regions, 30.0)
