@@ -83,15 +83,16 @@ clean:
 # Stage contract: every stages/<name>.py is one Click command called as
 #     python stages/NAME.py INPUTS... -o OUTPUT [--EXTRA-OUTPUT PATH] --job-dir JOB
 # run through the environment manager (its interpreter, cache paths, settings). A stage
+# reads only the files Make passes it (each one a prerequisite, so the graph is whole) and
 # writes its outputs atomically, its manifest.json entry (shared.job.StageRun; the
 # translate stage under the key translate.<lang>) and logs/<name>.log.
 #   demux     -o audio.wav --media-json media.json -- FILE
 #   separate  audio.wav -o vocals.wav
 #   vad       vocals.wav -o speech.json
 #   asr       vocals.wav speech.json -o transcript.json
-#   align     transcript.json vocals.wav -o aligned.json
+#   align     transcript.json vocals.wav --speech speech.json -o aligned.json
 #   translate aligned.json -o translation.LANG.json --language LANG
-#   subtitle  aligned.json translation.LANG.json... -o subs/tracks.json (+ subs/<name>.<lang>.srt|vtt|ass)
+#   subtitle  aligned.json translation.LANG.json... --media media.json -o subs/tracks.json (+ subs/<name>.<lang>.srt|vtt|ass)
 #   mux       media.json subs/tracks.json -o <name>.subtitled.mkv|mp4|mka --burn-output P | --no-burn
 #
 # FILE and every other setting reach recipes through the environment, never pasted into
@@ -168,13 +169,13 @@ $(J)/transcript.json: $(J)/vocals.wav $(J)/speech.json $(P)/asr.json
 	@$(call run-stage,asr) "$(J)/vocals.wav" "$(J)/speech.json" -o "$@" --job-dir "$(J)"
 
 $(J)/aligned.json $(J)/transcript.txt &: $(J)/transcript.json $(J)/vocals.wav $(J)/speech.json $(P)/align.json
-	@$(call run-stage,align) "$(J)/transcript.json" "$(J)/vocals.wav" -o "$(J)/aligned.json" --job-dir "$(J)"
+	@$(call run-stage,align) "$(J)/transcript.json" "$(J)/vocals.wav" --speech "$(J)/speech.json" -o "$(J)/aligned.json" --job-dir "$(J)"
 
 $(J)/translation.%.json: $(J)/aligned.json $(P)/translate.%.json
 	@$(call run-stage,translate) "$(J)/aligned.json" -o "$@" --language "$*" --job-dir "$(J)"
 
-$(J)/subs/tracks.json: $(J)/aligned.json $(TRANSLATIONS) $(P)/subtitle.json
-	@$(call run-stage,subtitle) "$(J)/aligned.json" $(foreach t,$(TRANSLATIONS),"$(t)") -o "$@" --job-dir "$(J)"
+$(J)/subs/tracks.json: $(J)/aligned.json $(TRANSLATIONS) $(J)/media.json $(P)/subtitle.json
+	@$(call run-stage,subtitle) "$(J)/aligned.json" $(foreach t,$(TRANSLATIONS),"$(t)") --media "$(J)/media.json" -o "$@" --job-dir "$(J)"
 
 # The reviewer's corrections (make review) re-run the subtitle stage and the mux, nothing upstream.
 $(J)/subs/tracks.json: $(wildcard $(J)/edits/*.json)

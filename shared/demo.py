@@ -30,7 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, media, settings  # noqa: E402
+from shared import job, media, policy, settings
 
 REPO = settings.REPO_ROOT
 SAMPLE = Path("samples") / "demo.mp4"
@@ -55,11 +55,7 @@ def say(text: str) -> None:
 
 
 def cache_root(values: Mapping[str, str]) -> Path:
-    configured = values.get("MODEL_CACHE_DIR", "")
-    if configured:
-        path = Path(configured).expanduser()
-        return path if path.is_absolute() else REPO / path
-    return REPO / ".cache"
+    return policy.cache_root(values, REPO)
 
 
 def model_cached(model_id: str, values: Mapping[str, str]) -> bool:
@@ -96,7 +92,7 @@ def plan(values: Mapping[str, str], tgt: str, allow_fetch: bool) -> DemoPlan:
             result.settings["ASR_MODEL"] = ASR_MODEL_OFFLINE
             result.notes.append(f"ASR uses {ASR_MODEL_OFFLINE}, the same model from a pip package ({ASR_MODEL} could "
                                 f"not be fetched: {why})")
-    result.promised += ["demux", "separate", "vad", "asr", "align", "subtitle", "mux"]
+    result.promised += [s for s in policy.STAGES if s != "translate"]
     aligner = models.aligner_for("en", REPO)
     if aligner is None or not model_cached(aligner.id, values):
         result.notes.append("word timing from Whisper (for wav2vec2: ./cache-models.sh --model align-en)")

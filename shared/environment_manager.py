@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import os
 import platform
@@ -38,8 +37,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import models  # noqa: E402
-from shared import settings as settings_mod  # noqa: E402
+from shared import models, policy
+from shared import settings as settings_mod
 
 try:
     import tomllib
@@ -50,7 +49,7 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = settings_mod.REPO_ROOT
 ENVIRONMENTS_TOML = Path("config") / "environments.toml"
-HARDWARE_CACHE = Path("config") / "hardware_cache.json"
+HARDWARE_CACHE = policy.HARDWARE_CACHE
 VENVS_DIR = ".venvs"
 STAMP_FILE = ".requirements.sha256"
 
@@ -58,10 +57,10 @@ STAMP_FILE = ".requirements.sha256"
 # place other than the one this manager chose; they are dropped from a stage's process.
 SHADOWING_CACHE_VARS = ("TRANSFORMERS_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_CACHE", "PYTORCH_TRANSFORMERS_CACHE")
 
-# Used when bootstrap has not profiled the hardware yet: safe everywhere.
-FALLBACK_HARDWARE = {"device": "cpu", "compute_type": "int8", "batch_size": 4, "asr_backend": "whisperx"}
+# Used when bootstrap has not profiled the hardware yet: safe everywhere (shared.policy decides).
+FALLBACK_HARDWARE = policy.FALLBACK_HARDWARE
 
-HARDWARE_SETTINGS = {"DEVICE": "device", "COMPUTE_TYPE": "compute_type", "BATCH_SIZE": "batch_size", "THREADS": "threads"}
+HARDWARE_SETTINGS = policy.HARDWARE_SETTINGS
 
 
 class EnvironmentError_(Exception):
@@ -202,14 +201,7 @@ class Manager:
 
     def hardware(self) -> dict:
         """The recommended device settings of config/hardware_cache.json (or safe defaults)."""
-        path = self.root / HARDWARE_CACHE
-        recommended = dict(FALLBACK_HARDWARE, threads=os.cpu_count() or 1)
-        if path.is_file():
-            try:
-                recommended.update(json.loads(path.read_text(encoding="utf-8")).get("recommended", {}))
-            except (OSError, json.JSONDecodeError) as exc:
-                log.warning("ignoring unreadable %s: %s (run ./bootstrap.sh to redo it)", path, exc)
-        return recommended
+        return policy.recommended_hardware(self.root)
 
     def stage_environment_name(self, stage: str, values: Mapping[str, str] | None = None) -> str:
         """The environment that runs ``stage`` with these settings."""
@@ -220,9 +212,7 @@ class Manager:
         backend = self.config.get("stage_backends", {}).get(stage)
         if backend:
             values = values if values is not None else self.settings()
-            chosen = values.get(backend["setting"], "")
-            if chosen == "auto":
-                chosen = str(self.hardware().get("asr_backend", ""))
+            chosen = policy.resolve_auto(backend["setting"], values, self.root)
             name = backend["environments"].get(chosen, name)
         return name
 
@@ -237,14 +227,18 @@ class Manager:
 
     # ---- the process environment -----------------------------------------------------
     def cache_root(self, values: Mapping[str, str]) -> Path:
-        configured = values.get("MODEL_CACHE_DIR", "")
-        if configured:
-            path = Path(configured).expanduser()
-            return path if path.is_absolute() else self.root / path
-        return self.root / ".cache"
+        return policy.cache_root(values, self.root)
+
+    def stage_secrets(self, stage: str) -> frozenset[str]:
+        """The secrets ``stage`` is declared to receive (environments.toml ``[secrets]``)."""
+        return policy.stage_secrets(stage, self.root, self.config)
 
     def process_environment(self, stage: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Every variable ``stage`` runs with (secrets included: never print this raw)."""
+        """Every variable ``stage`` runs with (its declared secrets included: never print this raw).
+
+        A secret (settings.is_secret) reaches the stage only when config/environments.toml's
+        ``[secrets]`` names the stage for it; every other secret is removed, wherever it came from.
+        """
         values = self.settings(overrides)
         env_obj = self.stage_environment(stage, values)
         child = {k: v for k, v in self.environ.items() if k not in SHADOWING_CACHE_VARS}
@@ -252,6 +246,9 @@ class Manager:
             if name in self.environ:
                 log.warning("%s is ignored: models live under HF_HOME (%s)", name, self.cache_root(values))
         child.update(values)
+        granted = self.stage_secrets(stage)
+        for name in [n for n in child if settings_mod.is_secret(n) and n not in granted]:
+            del child[name]
 
         hardware = self.hardware()
         for name, key in HARDWARE_SETTINGS.items():

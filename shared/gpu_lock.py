@@ -25,11 +25,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job  # noqa: E402
+from shared import job, policy
 
 LOCKS_DIR = ".locks"
 GPU_DEVICES = ("cuda", "mps")
-GPU_STAGES = ("separate", "asr", "align", "translate")
+GPU_STAGES = policy.GPU_STAGES
 POLL_SECONDS = 0.2
 
 

@@ -47,8 +47,16 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import settings as settings_mod  # noqa: E402
-from shared.schema import SCHEMA_VERSION  # noqa: E402
+from shared import settings as settings_mod
+from shared.atomic import _commit_pause as _commit_pause  # the atomic files: shared/atomic.py, re-exported
+from shared.atomic import _pid_alive as _pid_alive
+from shared.atomic import _windows_pid_alive as _windows_pid_alive
+from shared.atomic import atomic_path as atomic_path
+from shared.atomic import remove_stale_temporaries as remove_stale_temporaries
+from shared.atomic import write_if_changed as write_if_changed
+from shared.atomic import write_json as write_json
+from shared.atomic import write_text as write_text
+from shared.schema import SCHEMA_VERSION, Manifest, StageEntry
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +81,6 @@ MP4_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov"})
 
 # Characters Make cannot carry in a target name, plus the shell's quoting characters.
 _MAKE_UNSAFE = re.compile(r"[\s:$%#\"'`\\;|&*?<>()\[\]{}=!]")
-_LANG_CODE = re.compile(r"^[A-Za-z]{2,3}(?:_[A-Za-z]{4})?$")
 
 # The settings each stage's result depends on: a change re-runs that stage and everything
 # after it, and nothing before it. Values are the effective ones (hardware profile filled
@@ -159,112 +166,14 @@ def is_on(value: str | None) -> bool:
 
 
 def target_languages(tgt: str) -> list[str]:
-    """The TGT comma list as codes, in order, without repeats; JobError on a malformed code."""
-    languages: list[str] = []
-    for part in (tgt or "").split(","):
-        code = part.strip()
-        if not code:
-            continue
-        if not _LANG_CODE.match(code):
-            raise JobError(f"TGT: {code!r} is not a language code (use e.g. en, hin, hin_Deva; comma-separated)")
-        if code not in languages:
-            languages.append(code)
-    return languages
+    """The TGT comma list as file tags (``ta,tam,Tamil`` -> ``["ta"]``), in order, without repeats;
+    JobError on a language the table does not know (shared.languages.parse_language_list)."""
+    from shared.languages import UnknownLanguage, parse_language_list
 
-
-# ---- atomic files ----------------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary path beside ``path``; renamed onto ``path`` only when the block succeeds.
-
-    The temporary name keeps the final extension (``x.tmp-123.wav``) so tools that choose a
-    format by extension (ffmpeg) still work; it is removed when the block fails.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:
-        yield tmp
-        _commit_pause()
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _commit_pause() -> None:
-    """Sleep before an atomic rename when PIPELINE_TEST_COMMIT_PAUSE is ``<stage>:<seconds>`` and
-    this process runs that stage (PIPELINE_STAGE): lets kill tests stop any stage with its
-    output written but not yet in place."""
-    name, _, seconds = os.environ.get("PIPELINE_TEST_COMMIT_PAUSE", "").partition(":")
-    if name and seconds and name == os.environ.get("PIPELINE_STAGE"):
-        time.sleep(float(seconds))
-
-
-def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
-    """Delete temporaries of ``path`` left by killed runs (their process is gone); return them."""
-    path = Path(path)
-    removed = []
-    for tmp in path.parent.glob(f".{path.stem}.tmp-*{path.suffix}"):
-        match = re.search(r"\.tmp-(\d+)", tmp.name)
-        if match and not _pid_alive(int(match.group(1))):
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-                removed.append(tmp)
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # a leftover of an earlier process that had our pid
-    if os.name == "nt":
-        return _windows_pid_alive(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-def _windows_pid_alive(pid: int) -> bool:
-    """Windows: ask the process's exit code (os.kill(pid, 0) there would terminate the process)."""
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return ctypes.GetLastError() == 5  # access denied: it exists
-    try:
-        code = ctypes.c_ulong()
-        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
-
-
-def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, then rename)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def write_json(path: str | os.PathLike[str], data: Any) -> None:
-    """Write ``data`` as indented UTF-8 JSON, atomically."""
-    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def write_if_changed(path: str | os.PathLike[str], data: Any) -> bool:
-    """Write ``data`` as JSON unless ``path`` already holds it (its mtime is then kept); True if written."""
-    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    path = Path(path)
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
-    write_text(path, text)
-    return True
+        return parse_language_list(tgt, "TGT")
+    except UnknownLanguage as exc:
+        raise JobError(str(exc)) from None
 
 
 # ---- the lock --------------------------------------------------------------------------
@@ -551,16 +460,16 @@ def tool_versions(packages: Sequence[str] = ("click",), tools: Sequence[str] = (
     return versions
 
 
-def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
+def read_manifest(directory: str | os.PathLike[str]) -> Manifest:
     """The job's manifest (an empty one when there is none or it is unreadable)."""
     path = Path(directory) / MANIFEST
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("stages"), dict):
-            return data
+            return data  # type: ignore[return-value]
     except (OSError, json.JSONDecodeError):
         pass
-    return {"schema_version": SCHEMA_VERSION, "kind": "manifest", "job": Path(directory).name, "stages": {}}
+    return Manifest(schema_version=SCHEMA_VERSION, kind="manifest", job=Path(directory).name, stages={})
 
 
 def record_stage(directory: str | os.PathLike[str], key: str, entry: Mapping[str, Any]) -> None:
@@ -568,7 +477,7 @@ def record_stage(directory: str | os.PathLike[str], key: str, entry: Mapping[str
     with job_lock(directory):
         remove_stale_temporaries(Path(directory) / MANIFEST)  # left by a stage killed while recording
         manifest = read_manifest(directory)
-        manifest["stages"][key] = dict(entry)
+        manifest["stages"][key] = StageEntry(**entry)  # type: ignore[typeddict-item]
         write_json(Path(directory) / MANIFEST, manifest)
 
 
@@ -650,22 +559,24 @@ class StageRun:
             raise SystemExit(1) from None
 
     def _record(self, seconds: float, rtf: float | None) -> None:
-        record_stage(self.directory, self.key or self.stage, {
-            "stage": self.stage,
-            "inputs": [str(p) for p in self.inputs],
-            "outputs": [str(p) for p in self.outputs],
-            "parameters": dict(self.parameters),
-            "model": self.model,
-            "revision": self.revision,
-            "device": self.device,
-            "start": self.started,
-            "end": now_iso(),
-            "seconds": seconds,
-            "audio_seconds": self.audio_seconds,
-            "real_time_factor": rtf,
-            "versions": tool_versions(self.packages, self.tools),
-            **({"details": self.details} if self.details else {}),
-        })
+        entry = StageEntry(
+            stage=self.stage,
+            inputs=[str(p) for p in self.inputs],
+            outputs=[str(p) for p in self.outputs],
+            parameters=dict(self.parameters),
+            model=self.model,
+            revision=self.revision,
+            device=self.device,
+            start=self.started,
+            end=now_iso(),
+            seconds=seconds,
+            audio_seconds=self.audio_seconds,
+            real_time_factor=rtf,
+            versions=tool_versions(self.packages, self.tools),
+        )
+        if self.details:
+            entry["details"] = self.details
+        record_stage(self.directory, self.key or self.stage, entry)
 
 
 def test_pause(stage: str) -> None:

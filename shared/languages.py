@@ -437,6 +437,31 @@ def file_tag(code: str) -> str:
     return base if _ALIASES.get(base.lower()) == lang.code else f"{base}-{lang.script}"
 
 
+def parse_language_list(text: str, what: str = "TGT", strict: bool = True) -> list[str]:
+    """A comma-separated list of languages in any accepted form as file tags, in order, without repeats.
+
+    The one parser of TGT: ``ta,tam,Tamil`` is one Tamil (``["ta"]``), ``hin_Deva`` is ``hi``.
+    ``strict``: an unknown language raises UnknownLanguage naming ``what``; otherwise it is
+    kept lower-cased (callers that only estimate, like the model cache, never refuse).
+    """
+    found: list[str] = []
+    for part in (text or "").split(","):
+        code = part.strip()
+        if not code:
+            continue
+        try:
+            resolve_language(code)
+        except UnknownLanguage as exc:
+            if strict:
+                raise UnknownLanguage(f"{what}: {exc}") from None
+            tag = code.lower()
+        else:
+            tag = file_tag(code)
+        if tag not in found:
+            found.append(tag)
+    return found
+
+
 def languages_for(backend: str) -> list[Language]:
     """Every language a backend (nllb, indictrans2, whisper) handles, in tag order."""
     field = {"nllb": "flores", "indictrans2": "indictrans2", "whisper": "whisper"}.get(backend)

@@ -38,7 +38,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -49,8 +48,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import models  # noqa: E402
-from shared import settings as settings_mod  # noqa: E402
+from shared import models, policy
+from shared import settings as settings_mod
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +91,10 @@ def git_blob_sha1(path: Path) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (shared.atomic.write_text)."""
+    from shared.atomic import write_text
+
+    write_text(path, text)
 
 
 def human_mb(mb: float) -> str:
@@ -142,11 +136,7 @@ def make_context(args: argparse.Namespace, environ: Mapping[str, str]) -> Contex
         os.environ["MODELS_TOML"] = str(Path(args.registry).resolve())
     values = settings_mod.resolve(root, environ)
     cache_setting = args.cache_dir or environ.get("MODEL_CACHE_DIR", "") or values.get("MODEL_CACHE_DIR", "")
-    if cache_setting:
-        cache = Path(cache_setting).expanduser()
-        cache = cache if cache.is_absolute() else root / cache
-    else:
-        cache = root / ".cache"
+    cache = policy.cache_root({"MODEL_CACHE_DIR": cache_setting}, root)
     token = args.token or environ.get("HF_TOKEN", "") or values.get("HF_TOKEN", "") or environ.get("HUGGING_FACE_HUB_TOKEN", "")
     token = token.strip() or None
     return Context(root=root, cache=cache, values=dict(values), hw_class=models.hardware_class(root, values), token=token)

@@ -36,14 +36,16 @@ try:
 except ImportError:  # Python 3.10: the common environment carries tomli
     import tomli as tomllib  # type: ignore[no-redef]
 
+from shared import policy
+
 MODELS_TOML = Path("config") / "models.toml"
-HARDWARE_CACHE = Path("config") / "hardware_cache.json"
+HARDWARE_CACHE = policy.HARDWARE_CACHE
 MANIFESTS_DIR = "manifests"
-HARDWARE_CLASSES = ("cpu", "cuda", "apple-silicon")
+HARDWARE_CLASSES = policy.HARDWARE_CLASSES
 SOURCES = ("hf", "url", "package")
 # The flags of cache-models.sh, one per group; "vad" models come with an environment.
 GROUP_FLAGS = ("whisperx", "mlx", "align", "pyannote", "demucs", "indictrans2", "nllb")
-NO_MODEL_STAGES = frozenset({"demux", "mux", "subtitle"})
+NO_MODEL_STAGES = policy.NO_MODEL_STAGES
 
 class ModelNotCached(Exception):
     """A model a stage needs is not in the cache; the message says how to fetch it."""
@@ -196,25 +198,8 @@ def get_spec(model_id: str, root: Path) -> ModelSpec:
 
 # ---- hardware class and defaults -----------------------------------------------------
 def hardware_class(root: Path, values: Mapping[str, str] | None = None) -> str:
-    """cpu, cuda or apple-silicon: DEVICE if set, else bootstrap's hardware profile."""
-    device = (values or {}).get("DEVICE", "")
-    profile: dict = {}
-    path = Path(root) / HARDWARE_CACHE
-    if path.is_file():
-        try:
-            profile = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            profile = {}
-    recommended = profile.get("recommended", {})
-    if not device:
-        if recommended.get("hardware_class") in HARDWARE_CLASSES:
-            return str(recommended["hardware_class"])
-        device = str(recommended.get("device", ""))
-    if device == "cuda":
-        return "cuda"
-    if device == "mps":
-        return "apple-silicon"
-    return "cpu"
+    """cpu, cuda or apple-silicon: DEVICE if set, else bootstrap's hardware profile (shared.policy)."""
+    return policy.hardware_class(root, values)
 
 
 def class_defaults(hw_class: str, root: Path) -> dict:
@@ -328,15 +313,15 @@ def translation_models(backend: str, root: Path, hw_class: str = "cpu", directio
 
 # ---- what a stage needs --------------------------------------------------------------
 def _targets(values: Mapping[str, str]) -> list[str]:
-    return [t.strip() for t in values.get("TGT", "").split(",") if t.strip()]
+    from shared.languages import parse_language_list
+
+    return parse_language_list(values.get("TGT", ""), strict=False)
 
 
 def asr_model_id(values: Mapping[str, str], root: Path, hw_class: str | None = None) -> str:
     """The ASR model id these settings select (ASR_MODEL, else the class default)."""
     hw_class = hw_class or hardware_class(root, values)
-    backend = values.get("ASR_BACKEND", "auto") or "auto"
-    if backend == "auto":
-        backend = "mlx" if hw_class == "apple-silicon" else "whisperx"
+    backend = policy.asr_backend(values, root, hw_class)
     models = load_registry(root).models
     chosen = values.get("ASR_MODEL", "")
     if not chosen:
@@ -359,10 +344,9 @@ def stage_model_ids(stage: str, values: Mapping[str, str], root: Path, hw_class:
     if stage == "asr":
         return [asr_model_id(values, root, hw_class)]
     if stage == "vad":
-        choice = values.get("VAD", "auto") or "auto"
-        return [table["vad"] if choice == "auto" else f"vad-{choice}"]
+        return [policy.vad_model_id(values, root, hw_class)]
     if stage == "separate":
-        choice = values.get("SEPARATE", "auto") or "auto"
+        choice = (values.get("SEPARATE", "auto") or "auto").strip().lower()
         wanted = choice == "on" or (choice == "auto" and bool(table.get("separate")))
         return [table["separation"]] if wanted else []
     if stage == "align":
@@ -658,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m shared.models resolve MODEL_ID", file=sys.stderr)
         return 2
     root = Path(__file__).resolve().parents[1]
-    cache = Path(os.environ.get("MODEL_CACHE_DIR") or root / ".cache")
+    cache = policy.cache_root(root=root)
     try:
         print(resolve(args[1], cache, root))
     except (ModelNotCached, RegistryError) as exc:

@@ -8,9 +8,13 @@ job's audio (the clip start when START is set).
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, Union
 
 SCHEMA_VERSION = 1
+# audio.wav and vocals.wav: 16 kHz mono PCM (demux writes it, the speech stages check it).
+AUDIO_SAMPLE_RATE = 16000
+# Frame rate assumed for audio-only input (media.json's fps_assumed, the subtitle rules).
+ASSUMED_FPS = 24.0
 
 
 class SchemaError(ValueError):
@@ -78,7 +82,9 @@ class Word(TypedDict):
     timed_by: str  # wav2vec2 | whisper | interpolated
 
 
-class Segment(TypedDict, total=False):
+class TranscriptSegment(TypedDict, total=False):
+    """A segment of transcript.json (the asr stage): its words only when the ASR gave them."""
+
     id: int
     start: float
     end: float
@@ -87,8 +93,25 @@ class Segment(TypedDict, total=False):
     avg_logprob: float
     no_speech_prob: float
     compression_ratio: float
-    words: list[Word]  # present in aligned.json (and in transcript.json when ASR gave them)
-    align_method: str  # aligned.json: wav2vec2 | whisper | off
+    words: list[Word]
+
+
+class _AlignedSegmentRequired(TypedDict):
+    id: int
+    start: float
+    end: float
+    text: str
+    words: list[Word]  # every word timed (timed_by says how)
+    align_method: str  # wav2vec2 | whisper | off
+
+
+class AlignedSegment(_AlignedSegmentRequired, total=False):
+    """A segment of aligned.json (the align stage): words and align_method always present."""
+
+    language: str
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
 
 
 class Removal(TypedDict):
@@ -107,6 +130,34 @@ class Transcript(TypedDict):
     model: str
     duration: float
     segments: list[Segment]
+    removed: list[Removal]
+
+
+class TranscriptFile(TypedDict):
+    """transcript.json: what the asr stage writes."""
+
+    schema_version: int
+    kind: Literal["transcript"]
+    language: str
+    language_probability: float | None
+    backend: str
+    model: str
+    duration: float
+    segments: list[TranscriptSegment]
+    removed: list[Removal]
+
+
+class AlignedTranscript(TypedDict):
+    """aligned.json: what the align stage writes (the transcript with every word timed)."""
+
+    schema_version: int
+    kind: Literal["aligned"]
+    language: str
+    language_probability: float | None
+    backend: str
+    model: str
+    duration: float
+    segments: list[AlignedSegment]
     removed: list[Removal]
 
 
@@ -142,10 +193,66 @@ class SubtitleTrack(TypedDict, total=False):
     files: dict[str, str]  # format (srt, vtt, ass) -> path relative to the folder of tracks.json
 
 
-class SubtitleTracks(TypedDict):
+class _SubtitleTracksRequired(TypedDict):
     schema_version: int
     kind: Literal["subtitles"]
     tracks: list[SubtitleTrack]
+
+
+class SubtitleTracks(_SubtitleTracksRequired, total=False):
+    """subs/tracks.json: the subtitle stage's tracks for mux (the one description of the format).
+
+    Paths in ``files`` are relative to the folder of tracks.json. A hand-made tracks file
+    (MUX_TRACKS=) needs only ``schema_version``, ``kind`` and ``tracks``.
+    """
+
+    name: str  # file name stem of the tracks
+    fps: float  # frame rate the frame-based rules used
+    fps_assumed: bool
+
+
+# ---- every stage: manifest.json ---------------------------------------------------------
+class StageEntry(TypedDict, total=False):
+    """One stage's record in manifest.json (shared.job.StageRun writes it)."""
+
+    stage: str
+    inputs: list[str]
+    outputs: list[str]
+    parameters: dict[str, Any]
+    model: str | None
+    revision: str | None
+    device: str
+    start: str  # ISO 8601
+    end: str
+    seconds: float
+    audio_seconds: float | None
+    real_time_factor: float | None
+    versions: dict[str, str]
+    details: dict[str, Any]
+
+
+class Manifest(TypedDict):
+    """manifest.json: every stage's last successful run, keyed by stage (``translate.<lang>`` per language)."""
+
+    schema_version: int
+    kind: Literal["manifest"]
+    job: str
+    stages: dict[str, StageEntry]
+
+
+# A segment of either file: readers that take both (subtitle, translate) use this.
+Segment = Union[TranscriptSegment, AlignedSegment]  # noqa: UP007 - a runtime alias on Python 3.10
+# What each kind must hold beyond schema_version and kind: check_kind refuses a file without
+# them (and with the wrong JSON type) before a stage reads further.
+REQUIRED_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "media": {"source": str, "duration": (int, float), "audio_tracks": list},
+    "speech": {"regions": list, "chunks": list},
+    "transcript": {"language": (str, type(None)), "segments": list},
+    "aligned": {"language": (str, type(None)), "segments": list},
+    "translation": {"target_language": str, "sentences": list},
+    "subtitles": {"tracks": list},
+    "manifest": {"stages": dict},
+}
 
 
 def check_kind(data: Any, kind: str | tuple[str, ...], path: str = "") -> dict:
@@ -161,4 +268,9 @@ def check_kind(data: Any, kind: str | tuple[str, ...], path: str = "") -> dict:
         raise SchemaError(
             f"{where}schema version {version!r}, this code reads {SCHEMA_VERSION}: re-run the stage that wrote it"
         )
+    for name, kind_type in REQUIRED_FIELDS.get(str(data["kind"]), {}).items():
+        if name not in data:
+            raise SchemaError(f"{where}a {data['kind']} file without {name!r}: re-run the stage that wrote it")
+        if not isinstance(data[name], kind_type):
+            raise SchemaError(f"{where}{name!r} has the wrong type ({type(data[name]).__name__})")
     return data

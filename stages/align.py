@@ -21,11 +21,11 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
-from shared.schema import SchemaError, check_kind  # noqa: E402
-from shared.speech import align as align_mod  # noqa: E402
-from shared.speech import audio as audio_io  # noqa: E402
-from shared.speech import stage as speech_stage  # noqa: E402
+from shared import job, settings
+from shared import stage as skeleton
+from shared.schema import SchemaError, check_kind
+from shared.speech import align as align_mod
+from shared.speech import stage as speech_stage
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,22 +36,18 @@ from shared.speech import stage as speech_stage  # noqa: E402
               help="speech.json for VAD refinement (default: beside TRANSCRIPT_JSON)")
 @click.option("--txt", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="plain-text transcript to write (default: transcript.txt beside --output)")
-@click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="the job directory: manifest and logs (default: --output's folder)")
 @click.option("--align", "method_setting", default=lambda: settings.get("ALIGN") or "auto", show_default="ALIGN",
               type=click.Choice(align_mod.METHODS))
 @click.option("--device", default=lambda: settings.get("DEVICE") or "cpu", show_default="DEVICE")
 @click.option("--compute-type", default=lambda: settings.get("COMPUTE_TYPE") or "int8", show_default="COMPUTE_TYPE")
 @click.option("--threads", type=click.IntRange(0, 1024), default=lambda: settings.get("THREADS") or "0", show_default="THREADS")
-@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@skeleton.common_options("--output's folder")
 def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | None, txt: Path | None,
          job_dir: Path | None, method_setting: str, device: str, compute_type: str, threads: int, verbose: bool) -> None:
     """Time every word of TRANSCRIPT_JSON against AUDIO."""
     from shared import models
 
-    job_dir = job_dir or output.parent
-    job_dir.mkdir(parents=True, exist_ok=True)
-    job.configure_logging("align", job_dir, verbose)
+    job_dir = skeleton.start("align", job_dir, output.parent, verbose)
     speech_stage.quiet_libraries()
     log = logging.getLogger("align")
     txt = txt or output.with_name("transcript.txt")
@@ -69,9 +65,7 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
         regions = [(r["start"], r["end"]) for r in speech["regions"]]
     else:
         log.warning("%s not found: word edges are not refined against VAD regions", speech_json)
-    meta = audio_io.info(audio)
-    if meta.sample_rate != audio_io.SAMPLE_RATE:
-        raise click.BadParameter(f"{audio}: {meta.sample_rate} Hz; the speech stages read 16 kHz", param_hint="AUDIO")
+    meta = skeleton.check_audio(audio)
 
     root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
     language = models.whisper_language(transcript["language"] or "")

@@ -21,13 +21,13 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
-from shared.schema import SCHEMA_VERSION, SchemaError, check_kind  # noqa: E402
-from shared.speech import asr as asr_mod  # noqa: E402
-from shared.speech import audio as audio_io  # noqa: E402
-from shared.speech import guards  # noqa: E402
-from shared.speech import stage as speech_stage  # noqa: E402
-from shared.translation import glossary as glossary_mod  # noqa: E402
+from shared import job, settings
+from shared import stage as skeleton
+from shared.schema import SCHEMA_VERSION, SchemaError, check_kind
+from shared.speech import asr as asr_mod
+from shared.speech import guards
+from shared.speech import stage as speech_stage
+from shared.translation import glossary as glossary_mod
 
 
 def job_input_file(job_dir: Path) -> str | None:
@@ -58,8 +58,6 @@ def _optional_float(text: str, name: str) -> float | None:
 @click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("speech_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="transcript.json")
-@click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="the job directory: manifest and logs (default: --output's folder)")
 @click.option("--backend", default=_setting("ASR_BACKEND", "auto"), show_default="ASR_BACKEND",
               type=click.Choice(["auto", *asr_mod.ASR_BACKENDS]))
 @click.option("--model", "model_setting", default=_setting("ASR_MODEL"), show_default="ASR_MODEL",
@@ -78,7 +76,7 @@ def _optional_float(text: str, name: str) -> float | None:
 @click.option("--compute-type", default=_setting("COMPUTE_TYPE", "int8"), show_default="COMPUTE_TYPE")
 @click.option("--batch-size", type=click.IntRange(1, 256), default=_setting("BATCH_SIZE", "4"), show_default="BATCH_SIZE")
 @click.option("--threads", type=click.IntRange(0, 1024), default=_setting("THREADS", "0"), show_default="THREADS")
-@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@skeleton.common_options("--output's folder")
 def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, backend: str, model_setting: str,
          language: str, task: str, beam_size: int, temperatures: str, compression_ratio_threshold: str,
          logprob_threshold: str, no_speech_threshold: str, glossary: str, device: str, compute_type: str,
@@ -86,9 +84,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
     """Transcribe the speech chunks of SPEECH_JSON from AUDIO."""
     from shared import models
 
-    job_dir = job_dir or output.parent
-    job_dir.mkdir(parents=True, exist_ok=True)
-    job.configure_logging("asr", job_dir, verbose)
+    job_dir = skeleton.start("asr", job_dir, output.parent, verbose)
     speech_stage.quiet_libraries()
     log = speech_stage.logging.getLogger("asr")
 
@@ -96,9 +92,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         speech = check_kind(speech_stage.read_json(speech_json), "speech", str(speech_json))
     except (SchemaError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="SPEECH_JSON") from None
-    meta = audio_io.info(audio)
-    if meta.sample_rate != audio_io.SAMPLE_RATE:
-        raise click.BadParameter(f"{audio}: {meta.sample_rate} Hz; the speech stages read 16 kHz", param_hint="AUDIO")
+    meta = skeleton.check_audio(audio)
     lang = models.whisper_language(language)
     lang = None if lang in ("", "auto") else lang
     try:  # the same glossary files the translate stage reads: config/, GLOSSARY, <input>.glossary.tsv

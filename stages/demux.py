@@ -23,11 +23,11 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, media, settings  # noqa: E402
-from shared.schema import SCHEMA_VERSION, AudioTrack, MediaInfo  # noqa: E402
+from shared import job, media, settings
+from shared import stage as skeleton
+from shared.schema import ASSUMED_FPS, AUDIO_SAMPLE_RATE, SCHEMA_VERSION, AudioTrack, MediaInfo
 
-SAMPLE_RATE = 16000
-ASSUMED_FPS = 24.0
+SAMPLE_RATE = AUDIO_SAMPLE_RATE
 # Decoded audio may fall short of the container's claim by this much before the input
 # counts as truncated (codec priming and container rounding stay well below it).
 SHORTFALL_TOLERANCE_S = 0.5
@@ -129,23 +129,16 @@ def wav_seconds(path: Path) -> float:
               help="the 16 kHz mono WAV to write (JOB/audio.wav)")
 @click.option("--media-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="where the ffprobe facts go (default: media.json beside --output)")
-@click.option("--job-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="the job directory: manifest and logs (default: --output's folder)")
 @click.option("--audio-track", default=lambda: settings.get("AUDIO_TRACK"), show_default="AUDIO_TRACK",
               help="audio stream: index among the audio streams or a language code")
 @click.option("--start", default=lambda: settings.get("START"), show_default="START", help="clip start (s or hh:mm:ss)")
 @click.option("--end", default=lambda: settings.get("END"), show_default="END", help="clip end (s or hh:mm:ss)")
-@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@skeleton.common_options("--output's folder")
 def main(input_file: Path, output: Path, media_json: Path | None, job_dir: Path | None,
          audio_track: str, start: str, end: str, verbose: bool) -> None:
     """Probe FILE and write its chosen audio track (clip) as 16 kHz mono PCM."""
     media_json = media_json or output.with_name("media.json")
-    job_dir = job_dir or output.parent
-    try:
-        job_dir.mkdir(parents=True, exist_ok=True)
-        job.configure_logging("demux", job_dir, verbose)
-    except OSError as exc:
-        raise click.BadParameter(f"cannot write {job_dir}: {exc.strerror or exc}", param_hint="--job-dir / OUT_DIR") from None
+    job_dir = skeleton.start("demux", job_dir, output.parent, verbose)
 
     try:
         info = media.probe(input_file)
@@ -172,8 +165,7 @@ def main(input_file: Path, output: Path, media_json: Path | None, job_dir: Path 
         selected_track=selected, clip_start=round(clip_start, 3), clip_end=round(clip_end, 3), audio=output.name,
     )
     parameters = {"audio_track": audio_track, "start": start, "end": end}
-    for path in (output, media_json):
-        job.remove_stale_temporaries(path)
+    skeleton.clean_stale(output, media_json)
     with job.StageRun("demux", job_dir, [str(source)], [str(output), str(media_json)], parameters) as run:
         run.audio_seconds = clip_seconds
         run.details = {"track": tracks[selected], "clip": [clip_start, clip_end]}

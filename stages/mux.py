@@ -11,14 +11,8 @@ there is no target). When media.json records a clip (START/END), the clip range 
 gets muxed, so subtitle times (relative to the clip start) line up. BURN=1 (or
 --burn-output) also writes a copy with the first target track rendered into the picture.
 
-tracks.json, written by the subtitle stage (paths relative to the folder of tracks.json):
-
-    {"schema_version": 1, "kind": "subtitles",
-     "tracks": [{"role": "source" | "target" | "bilingual",
-                 "language": "hi",              # the track's language code
-                 "languages": ["hi", "en"],     # bilingual only: source, target
-                 "title": "...",                # optional; made from the languages if absent
-                 "files": {"srt": "x.hi.srt", "vtt": "x.hi.vtt", "ass": "x.hi.ass"}}]}
+tracks.json (written by the subtitle stage, or by hand for MUX_TRACKS=) is described once,
+in shared/schema.py (SubtitleTracks, SubtitleTrack).
 """
 
 from __future__ import annotations
@@ -38,8 +32,9 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, media, settings  # noqa: E402
-from shared.schema import SchemaError, check_kind  # noqa: E402
+from shared import job, media, settings
+from shared import stage as skeleton
+from shared.schema import SchemaError, check_kind
 
 log = logging.getLogger("mux")
 
@@ -192,14 +187,11 @@ def burn(facts: dict[str, Any], track: dict[str, Any], output: Path, container: 
               help="also write a hard-subtitled copy here (default with BURN=1: <name>.burned.<ext> beside -o)")
 @click.option("--burn/--no-burn", "burn_wanted", default=lambda: settings.get("BURN") in ("1", "true", "yes", "on"),
               show_default="BURN", help="write the hard-subtitled copy")
-@click.option("--job-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="the job directory: manifest and logs (default: media.json's folder)")
-@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@skeleton.common_options("media.json's folder")
 def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | None, burn_wanted: bool,
          job_dir: Path | None, verbose: bool) -> None:
     """Mux the subtitle tracks of TRACKS into the input that MEDIA_JSON describes."""
-    job_dir = job_dir or media_json.parent
-    job.configure_logging("mux", job_dir, verbose)
+    job_dir = skeleton.start("mux", job_dir, media_json.parent, verbose)
     try:
         facts = check_kind(json.loads(media_json.read_text(encoding="utf-8")), "media", str(media_json))
     except (OSError, json.JSONDecodeError, SchemaError) as exc:

@@ -21,10 +21,10 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
-from shared.speech import audio as audio_io  # noqa: E402
-from shared.speech import separate as sep_mod  # noqa: E402
-from shared.speech import stage as speech_stage  # noqa: E402
+from shared import job
+from shared import stage as skeleton
+from shared.speech import separate as sep_mod
+from shared.speech import stage as speech_stage
 
 
 def _link_or_copy(source: Path, target: Path) -> str:
@@ -42,28 +42,21 @@ def _link_or_copy(source: Path, target: Path) -> str:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="vocals.wav")
-@click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="the job directory: manifest and logs (default: --output's folder)")
-@click.option("--separate", "setting", default=lambda: settings.get("SEPARATE") or "auto", show_default="SEPARATE",
+@click.option("--separate", "setting", default=skeleton.default_from("SEPARATE"), show_default="SEPARATE",
               type=click.Choice(["auto", "on", "off"]))
 @click.option("--model", "model_id", default="", help="demucs model id (default: the hardware class's; demucs_unittest: tests)")
-@click.option("--device", default=lambda: settings.get("DEVICE") or "cpu", show_default="DEVICE")
-@click.option("--window", type=click.FloatRange(10.0, 600.0), default=lambda: settings.get("SEPARATE_WINDOW") or "60",
+@click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE")
+@click.option("--window", type=click.FloatRange(10.0, 600.0), default=skeleton.default_from("SEPARATE_WINDOW"),
               show_default="SEPARATE_WINDOW", help="seconds separated at a time")
-@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@skeleton.common_options("--output's folder")
 def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id: str, device: str, window: float,
          verbose: bool) -> None:
     """Write the vocals of AUDIO (or AUDIO itself, declared, when separation is off)."""
     from shared import models
 
-    job_dir = job_dir or output.parent
-    job_dir.mkdir(parents=True, exist_ok=True)
-    job.configure_logging("separate", job_dir, verbose)
+    job_dir = skeleton.start("separate", job_dir, output.parent, verbose)
     speech_stage.quiet_libraries()
-    meta = audio_io.info(audio)
-    if meta.sample_rate != audio_io.SAMPLE_RATE or meta.channels != 1:
-        raise click.BadParameter(f"{audio}: {meta.sample_rate} Hz, {meta.channels} channel(s); expected 16 kHz mono "
-                                 "(re-run demux)", param_hint="AUDIO")
+    meta = skeleton.check_audio(audio, mono=True)
     enabled = sep_mod.choose(setting, device)
     root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
     path = None
@@ -79,7 +72,7 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
     why = {"on": "SEPARATE=on", "off": "SEPARATE=off"}.get(setting, f"SEPARATE=auto on {device}")
     parameters = {"separate": setting, "enabled": enabled, "decision": f"{'separate' if enabled else 'pass-through'} ({why})",
                   "device": device, "window_s": window}
-    job.remove_stale_temporaries(output)
+    skeleton.clean_stale(output)
     with job.StageRun("separate", job_dir, [str(audio)], [str(output)], parameters, packages=("demucs", "torch"),
                       tools=(), model=model_id if enabled else None, device=device) as run:
         run.audio_seconds = meta.duration

@@ -12,7 +12,7 @@ pysubs2), ``<name>.<lang>.json`` (the cues with their lines, times and word indi
 ``<name>.<lang>.txt`` (the text, one sentence per line) and ``<name>.<lang>.qc.json``
 (the checker's report on what was written, with lead/lag against the speech). --bilingual
 adds ``<name>.<src>-<tgt>.*`` per translation: the source line above the translation.
-tracks.json lists the tracks for the mux stage (format in stages/mux.py).
+tracks.json lists the tracks for the mux stage (format: shared/schema.py SubtitleTracks).
 
 Words may carry the diarize stage's ``speaker``: cues change at a speaker change, or show
 two short parts with a leading hyphen each. Shot changes (SUB_SHOT_CHANGES=off|auto|FILE,
@@ -44,13 +44,14 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, outcome, settings  # noqa: E402
-from shared.languages import file_tag  # noqa: E402
-from shared.review.edits import apply_edits  # noqa: E402
-from shared.schema import SCHEMA_VERSION, SchemaError, check_kind  # noqa: E402
-from shared.subtitles import checker, formats, quality, shots  # noqa: E402
-from shared.subtitles.builder import Cue, TimedWord, build_cues, words_per_sentence  # noqa: E402
-from shared.subtitles.rules import (  # noqa: E402
+from shared import job, outcome, settings
+from shared import stage as skeleton
+from shared.languages import file_tag
+from shared.review.edits import apply_edits
+from shared.schema import SCHEMA_VERSION, SchemaError, check_kind
+from shared.subtitles import checker, formats, quality, shots
+from shared.subtitles.builder import Cue, TimedWord, build_cues, words_per_sentence
+from shared.subtitles.rules import (
     ASSUMED_FPS,
     SETTING_FIELDS,
     Costs,
@@ -59,8 +60,8 @@ from shared.subtitles.rules import (  # noqa: E402
     parse_fps,
     rules_from_settings,
 )
-from shared.subtitles.text import joiner_for  # noqa: E402
-from shared.subtitles.translated import bilingual_cues, bilingual_rules, build_translated_track  # noqa: E402
+from shared.subtitles.text import joiner_for
+from shared.subtitles.translated import bilingual_cues, bilingual_rules, build_translated_track
 
 log = logging.getLogger("subtitle")
 
@@ -242,21 +243,17 @@ def _formats(value: str) -> list[str]:
               show_default="BILINGUAL", help="also write source-above-translation tracks")
 @click.option("--fps", "fps_text", default=None, show_default="SUB_FPS, else media.json, else 24",
               help="frame rate for the frame-based rules")
-@click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="the job directory: manifest and logs (default: ALIGNED's folder)")
 @click.option("--qc", "qc_text", default=None, show_default="SUB_QC",
               help="warn: say when a track breaks the rules; fail: also exit 4 after writing everything")
 @click.option("--shot-changes", "shots_text", default=None, show_default="SUB_SHOT_CHANGES",
               help="off, auto (ffmpeg scene detection on the video) or a file of shot-change times in seconds")
 @_rule_options
-@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@skeleton.common_options("ALIGNED's folder")
 def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_json: Path | None, name: str | None,
           formats_: str, bilingual: bool, fps_text: str | None, job_dir: Path | None, qc_text: str | None,
           shots_text: str | None, verbose: bool, **rule_values: Any) -> None:
     """Subtitle tracks from ALIGNED (word timings) and each TRANSLATIONS file."""
-    job_dir = job_dir or aligned.parent
-    job_dir.mkdir(parents=True, exist_ok=True)
-    job.configure_logging("subtitle", job_dir, verbose)
+    job_dir = skeleton.start("subtitle", job_dir, aligned.parent, verbose)
     rules = _rules(rule_values)
     costs = _costs()
     qc_mode = _qc_mode(qc_text)

@@ -14,7 +14,6 @@ loads: a usage error exits 2 and names the valid choices.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -25,20 +24,21 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
-from shared.languages import Language, UnknownLanguage, resolve_language  # noqa: E402
-from shared.schema import SCHEMA_VERSION, SchemaError, Translation, check_kind  # noqa: E402
-from shared.translation.backends.base import TranslateOptions, Translator  # noqa: E402
-from shared.translation.backends.llm import LlmSettings  # noqa: E402
-from shared.translation.glossary import Glossary, GlossaryError, glossary_files  # noqa: E402
-from shared.translation.routing import TRANSLATORS, PairError, choose_backend, model_role  # noqa: E402
-from shared.translation.sentences import group_sentences  # noqa: E402
+from shared import job, policy, settings
+from shared import stage as skeleton
+from shared.languages import Language, UnknownLanguage, resolve_language
+from shared.schema import SCHEMA_VERSION, Translation
+from shared.translation.backends.base import TranslateOptions
+from shared.translation.backends.llm import LlmSettings
+from shared.translation.glossary import Glossary, GlossaryError, glossary_files
+from shared.translation.loader import ModelLoader
+from shared.translation.routing import TRANSLATORS, PairError, choose_backend
+from shared.translation.sentences import group_sentences
 
 log = logging.getLogger("translate")
 
 
-def _setting(name: str, fallback: str = "") -> str:
-    return settings.get(name) or fallback
+_setting = skeleton.setting
 
 
 def _root() -> Path:
@@ -46,8 +46,7 @@ def _root() -> Path:
 
 
 def _cache() -> Path:
-    configured = os.environ.get("MODEL_CACHE_DIR", "")
-    return Path(configured).expanduser() if configured else _root() / ".cache"
+    return policy.cache_root(root=_root())
 
 
 def _language(code: str, hint: str) -> Language:
@@ -57,63 +56,15 @@ def _language(code: str, hint: str) -> Language:
         raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
-class ModelLoader:
-    """Loads each NMT model once, on first use, from the cache (never from the network)."""
-
-    def __init__(self, options: TranslateOptions, model_override: str, llm: LlmSettings | None, glossary: Glossary):
-        from shared import models
-
-        self.models = models
-        self.options = options
-        self.model_override = model_override
-        self.llm = llm
-        self.glossary = glossary
-        self.root, self.cache = _root(), _cache()
-        self.hw_class = models.hardware_class(self.root, {"DEVICE": options.device})
-        self.loaded: dict[str, Translator] = {}
-        self.engines: dict[str, str] = {}
-
-    def model_id(self, backend: str, src: Language, tgt: Language) -> str:
-        if self.model_override:
-            spec = self.models.get_spec(self.model_override, self.root)
-            if spec.backend == backend:
-                return spec.id
-        return self.models.default_model(model_role(backend, src, tgt), self.hw_class, self.root)
-
-    def check_cached(self, backend: str, src: Language, tgt: Language) -> str:
-        """The model id for the pair, after checking it is cached (ModelNotCached otherwise)."""
-        model_id = self.model_id(backend, src, tgt)
-        self.models.resolve(model_id, self.cache, self.root)
-        return model_id
-
-    def __call__(self, backend: str, src: Language, tgt: Language) -> Translator:
-        if backend == "llm":
-            if "llm" not in self.loaded:
-                from shared.translation.backends.llm import LlmTranslator
-
-                self.loaded["llm"] = LlmTranslator(self.llm, self.glossary.prompt_lines())
-            return self.loaded["llm"]
-        model_id = self.model_id(backend, src, tgt)
-        if model_id not in self.loaded:
-            from shared.translation import ct2
-            from shared.translation.backends.base import load_nmt
-
-            path = self.models.resolve(model_id, self.cache, self.root)
-            converted = ct2.converted_path(self.cache, model_id) if backend == "nllb" and self.options.ct2 != "off" else None
-            self.loaded[model_id] = load_nmt(backend, model_id, path, self.options, ct2_path=converted)
-            self.engines[model_id] = self.loaded[model_id].engine
-        return self.loaded[model_id]
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("aligned_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="translation.<lang>.json")
 @click.option("--language", "--tgt", "tgt", required=True, help="the one target language (en, ta, hin_Deva, Tamil, ...)")
-@click.option("--src", default=lambda: _setting("SRC", "auto"), show_default="SRC",
+@click.option("--src", default=lambda: _setting("SRC"), show_default="SRC",
               help="spoken language; auto: the language aligned.json reports")
-@click.option("--translator", default=lambda: _setting("TRANSLATOR", "auto"), show_default="TRANSLATOR",
+@click.option("--translator", default=lambda: _setting("TRANSLATOR"), show_default="TRANSLATOR",
               type=click.Choice(TRANSLATORS))
-@click.option("--postedit/--no-postedit", default=lambda: _setting("LLM_POSTEDIT", "0") in ("1", "true", "yes", "on"),
+@click.option("--postedit/--no-postedit", default=lambda: job.is_on(_setting("LLM_POSTEDIT")),
               show_default="LLM_POSTEDIT", help="LLM pass over the machine translation")
 @click.option("--model", "model_override", default=lambda: _setting("TRANSLATE_MODEL"), show_default="TRANSLATE_MODEL",
               help="a model id of config/models.toml (empty: the hardware class default)")
@@ -121,35 +72,27 @@ class ModelLoader:
               help="an extra glossary TSV (config/glossary.tsv and <input>.glossary.tsv are always read)")
 @click.option("--input-file", default=lambda: os.environ.get("FILE", ""), show_default="FILE",
               help="the job's media file, to find <input name>.glossary.tsv beside it")
-@click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="the job directory: manifest and logs (default: --output's folder)")
-@click.option("--device", default=lambda: _setting("DEVICE", "cpu"), show_default="DEVICE")
+@click.option("--device", default=lambda: _setting("DEVICE"), show_default="DEVICE")
 @click.option("--compute-type", default=lambda: _setting("COMPUTE_TYPE"), show_default="COMPUTE_TYPE")
-@click.option("--threads", type=click.IntRange(0, 1024), default=lambda: _setting("THREADS", "0"), show_default="THREADS")
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=lambda: _setting("TRANSLATE_BATCH_SIZE", "16"),
+@click.option("--threads", type=click.IntRange(0, 1024), default=lambda: _setting("THREADS"), show_default="THREADS")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=lambda: _setting("TRANSLATE_BATCH_SIZE"),
               show_default="TRANSLATE_BATCH_SIZE")
-@click.option("--max-tokens", type=click.IntRange(8, 4096), default=lambda: _setting("MAX_SENTENCE_TOKENS", "200"),
+@click.option("--max-tokens", type=click.IntRange(8, 4096), default=lambda: _setting("MAX_SENTENCE_TOKENS"),
               show_default="MAX_SENTENCE_TOKENS")
-@click.option("--max-words", type=click.IntRange(1, 1000), default=lambda: _setting("MAX_SENTENCE_WORDS", "40"),
+@click.option("--max-words", type=click.IntRange(1, 1000), default=lambda: _setting("MAX_SENTENCE_WORDS"),
               show_default="MAX_SENTENCE_WORDS")
-@click.option("--beams", type=click.IntRange(1, 64), default=lambda: _setting("TRANSLATE_BEAMS", "4"), show_default="TRANSLATE_BEAMS")
-@click.option("--ct2", type=click.Choice(["auto", "off"]), default=lambda: _setting("TRANSLATE_CT2", "auto"), show_default="TRANSLATE_CT2")
-@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@click.option("--beams", type=click.IntRange(1, 64), default=lambda: _setting("TRANSLATE_BEAMS"), show_default="TRANSLATE_BEAMS")
+@click.option("--ct2", type=click.Choice(["auto", "off"]), default=lambda: _setting("TRANSLATE_CT2"), show_default="TRANSLATE_CT2")
+@skeleton.common_options("--output's folder")
 def main(aligned_json: Path, output: Path, tgt: str, src: str, translator: str, postedit: bool, model_override: str,
          glossary_setting: str, input_file: str, job_dir: Path | None, device: str, compute_type: str, threads: int,
          batch_size: int, max_tokens: int, max_words: int, beams: int, ct2: str, verbose: bool) -> None:
     """Translate the sentences of ALIGNED_JSON into one target language."""
     from shared import models
 
-    job_dir = job_dir or output.parent
-    job_dir.mkdir(parents=True, exist_ok=True)
-    job.configure_logging("translate", job_dir, verbose)
+    job_dir = skeleton.start("translate", job_dir, output.parent, verbose)
     target = _language(tgt, "--language")
-    try:
-        with open(aligned_json, encoding="utf-8") as fh:
-            aligned = check_kind(json.load(fh), ("aligned", "transcript"), str(aligned_json))
-    except (SchemaError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(str(exc), param_hint="ALIGNED_JSON") from None
+    aligned = skeleton.read_input(aligned_json, ("aligned", "transcript"), "ALIGNED_JSON")
     if src in ("", "auto"):
         if not aligned.get("language"):
             raise click.BadParameter(f"{aligned_json} names no language; set SRC", param_hint="--src")
@@ -161,8 +104,8 @@ def main(aligned_json: Path, output: Path, tgt: str, src: str, translator: str, 
     if translator == "llm" or postedit:
         llm = LlmSettings(
             base_url=_setting("LLM_BASE_URL"), model=_setting("LLM_MODEL"), api_key=_setting("LLM_API_KEY"),
-            timeout=float(_setting("LLM_TIMEOUT", "60")), retries=int(_setting("LLM_RETRIES", "2")),
-            context_lines=int(_setting("LLM_CONTEXT_LINES", "2")),
+            timeout=float(_setting("LLM_TIMEOUT")), retries=int(_setting("LLM_RETRIES")),
+            context_lines=int(_setting("LLM_CONTEXT_LINES")),
         )
         if not llm.base_url or not llm.model:
             what = "TRANSLATOR=llm" if translator == "llm" else "LLM_POSTEDIT=1"
@@ -183,7 +126,7 @@ def main(aligned_json: Path, output: Path, tgt: str, src: str, translator: str, 
 
     options = TranslateOptions(device=device, compute_type=compute_type, batch_size=batch_size, max_tokens=max_tokens,
                                beams=beams, threads=threads, ct2=ct2)
-    loader = ModelLoader(options, model_override, llm, glossary)
+    loader = ModelLoader(options, model_override, llm, glossary, _root(), _cache())
     model_id = ""
     try:
         if model_override:
@@ -198,7 +141,7 @@ def main(aligned_json: Path, output: Path, tgt: str, src: str, translator: str, 
     from shared.translation.backends.llm import LlmClient
     from shared.translation.engine import translate_sentences
 
-    job.remove_stale_temporaries(output)
+    skeleton.clean_stale(output)
     parameters = {"source": source.code, "target": target.code, "translator": translator, "backend": backend,
                   "postedit": postedit, "glossary_terms": len(glossary), "batch_size": batch_size, "beams": beams,
                   "max_tokens": max_tokens}

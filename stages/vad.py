@@ -18,10 +18,10 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
-from shared.speech import audio as audio_io  # noqa: E402
-from shared.speech import stage as speech_stage  # noqa: E402
-from shared.speech import vad as vad_mod  # noqa: E402
+from shared import job, settings
+from shared import stage as skeleton
+from shared.speech import stage as speech_stage
+from shared.speech import vad as vad_mod
 
 
 def _float_setting(name: str):
@@ -36,8 +36,6 @@ def _float_setting(name: str):
 @click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="speech.json to write")
-@click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="the job directory: manifest and logs (default: --output's folder)")
 @click.option("--vad", "backend", default=lambda: settings.get("VAD") or "auto", show_default="VAD",
               type=click.Choice(["auto", *vad_mod.VAD_BACKENDS]), help="speech detector")
 @click.option("--device", default=lambda: settings.get("DEVICE") or "cpu", show_default="DEVICE",
@@ -48,14 +46,12 @@ def _float_setting(name: str):
 @click.option("--min-silence", type=float, default=_float_setting("VAD_MIN_SILENCE"), show_default="VAD_MIN_SILENCE")
 @click.option("--padding", type=float, default=_float_setting("VAD_PADDING"), show_default="VAD_PADDING")
 @click.option("--max-chunk", type=float, default=30.0, show_default=True, help="longest ASR chunk, seconds")
-@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@skeleton.common_options("--output's folder")
 def main(audio: Path, output: Path, job_dir: Path | None, backend: str, device: str, onset: float | None,
          offset: float | None, min_speech: float | None, min_silence: float | None, padding: float | None,
          max_chunk: float, verbose: bool) -> None:
     """Find the speech in AUDIO (16 kHz mono) and group it into chunks for ASR."""
-    job_dir = job_dir or output.parent
-    job_dir.mkdir(parents=True, exist_ok=True)
-    job.configure_logging("vad", job_dir, verbose)
+    job_dir = skeleton.start("vad", job_dir, output.parent, verbose)
     speech_stage.quiet_libraries()
 
     given = {"onset": onset, "offset": offset, "min_speech": min_speech, "min_silence": min_silence,
@@ -64,13 +60,7 @@ def main(audio: Path, output: Path, job_dir: Path | None, backend: str, device: 
         opts = vad_mod.VadOptions(**{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="VAD_*") from None
-    try:
-        meta = audio_io.info(audio)
-    except RuntimeError as exc:
-        raise click.BadParameter(f"{audio}: not a readable sound file ({exc})", param_hint="AUDIO") from None
-    if meta.sample_rate != audio_io.SAMPLE_RATE:
-        raise click.BadParameter(f"{audio}: {meta.sample_rate} Hz; the speech stages read 16 kHz (re-run demux)",
-                                 param_hint="AUDIO")
+    meta = skeleton.check_audio(audio)
     name = vad_mod.choose_backend(backend, device)
     detector = vad_mod.VAD_BACKENDS[name](opts, device=device)
     try:

@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.helpers import media as media_helpers  # noqa: E402
+from tests.helpers import media as media_helpers
 
 
 class MediaMaker:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from shared.speech import audio as audio_io
+from shared.speech.lazy import numpy as np
 from shared.speech.stage import progress
 
 log = logging.getLogger(__name__)

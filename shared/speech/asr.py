@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from shared.speech import audio as audio_io
+from shared.speech.lazy import numpy as np
 from shared.speech.stage import progress
 
 log = logging.getLogger(__name__)

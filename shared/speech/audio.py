@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-SAMPLE_RATE = 16000
+from shared.schema import AUDIO_SAMPLE_RATE as SAMPLE_RATE
+from shared.speech.lazy import numpy as np
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from shared.speech import audio as audio_io
+from shared.speech.lazy import numpy as np
 from shared.speech.stage import progress
 
 log = logging.getLogger(__name__)
@@ -23,13 +22,11 @@ TEST_MODEL = "demucs_unittest"  # demucs' own untrained test model, built from c
 
 
 def choose(setting: str, device: str) -> bool:
-    """SEPARATE=auto: on with CUDA or MPS, off on CPU; on/off as said."""
-    setting = (setting or "auto").strip().lower()
-    if setting not in ("auto", "on", "off"):
-        raise ValueError(f"SEPARATE must be auto, on or off; not {setting!r}")
-    if setting == "auto":
-        return device in ("cuda", "mps")
-    return setting == "on"
+    """SEPARATE=auto: the hardware class's default of config/models.toml (on with CUDA or MPS,
+    off on CPU; shared.policy decides); on/off as said."""
+    from shared import policy
+
+    return policy.separate_on(setting, device)
 
 
 def load_model(model_id: str, path: Path | None):

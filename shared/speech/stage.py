@@ -28,8 +28,9 @@ def progress(items: Iterable[T], total: int | None = None, desc: str = "") -> It
 
 def cache_dir() -> Path:
     """The model cache: MODEL_CACHE_DIR (the environment manager always sets it), else .cache/."""
-    configured = os.environ.get("MODEL_CACHE_DIR", "")
-    return Path(configured).expanduser() if configured else REPO_ROOT / ".cache"
+    from shared import policy
+
+    return policy.cache_root(root=REPO_ROOT)
 
 
 def repo_root() -> Path:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import abc
 import logging
+import math
 import os
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 from shared.speech import audio as audio_io
+from shared.speech.lazy import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def split_long(regions: list[Region], max_len: float) -> list[Region]:
     result: list[Region] = []
     for start, end in regions:
         length = end - start
-        parts = int(np.ceil(length / max_len - 1e-9)) if length > max_len else 1
+        parts = math.ceil(length / max_len - 1e-9) if length > max_len else 1
         step = length / parts
         result.extend((round(start + i * step, 3), round(start + (i + 1) * step, 3)) for i in range(parts))
     return result
@@ -246,10 +246,13 @@ VAD_BACKENDS: dict[str, type[VadBackend]] = {"silero": SileroVad, "pyannote": Py
 
 
 def choose_backend(setting: str, device: str) -> str:
-    """The backend for VAD=``setting``: auto means Silero on CPU, pyannote on a GPU."""
+    """The backend for VAD=``setting``: auto is the backend of the hardware class's default VAD
+    model (config/models.toml; shared.policy decides): Silero on CPU and Apple Silicon, pyannote on CUDA."""
+    from shared import policy
+
     setting = (setting or "auto").strip().lower()
     if setting == "auto":
-        return "silero" if device in ("", "cpu") else "pyannote"
+        return policy.vad_backend("auto", device, policy.REPO_ROOT)
     if setting not in VAD_BACKENDS:
         raise ValueError(f"VAD must be auto, {', '.join(VAD_BACKENDS)}; not {setting!r}")
     return setting
@@ -257,15 +260,15 @@ def choose_backend(setting: str, device: str) -> str:
 
 def speech_info(backend: VadBackend, regions: list[Region], duration: float) -> dict:
     """The speech.json document for ``regions`` found by ``backend``."""
-    from shared.schema import SCHEMA_VERSION
+    from shared.schema import SCHEMA_VERSION, SpeechInfo, SpeechRegion
 
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "speech",
-        "backend": backend.name,
-        "model": backend.model_id,
-        "parameters": backend.opts.as_dict(),
-        "duration": round(duration, 3),
-        "regions": [{"start": s, "end": e} for s, e in regions],
-        "chunks": merge_chunks(regions, backend.opts.max_chunk),
-    }
+    return SpeechInfo(
+        schema_version=SCHEMA_VERSION,
+        kind="speech",
+        backend=backend.name,
+        model=backend.model_id,
+        parameters=backend.opts.as_dict(),
+        duration=round(duration, 3),
+        regions=[SpeechRegion(start=s, end=e) for s, e in regions],
+        chunks=merge_chunks(regions, backend.opts.max_chunk),
+    )

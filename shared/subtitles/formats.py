@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,17 +20,11 @@ FORMATS = {"srt": "srt", "vtt": "vtt", "ass": "ass"}
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (shared.atomic.write_text: its temporaries are cleaned
+    by remove_stale_temporaries)."""
+    from shared.atomic import write_text
+
+    write_text(path, text)
 
 
 def to_ssafile(cues: Sequence[Cue], title: str = "") -> pysubs2.SSAFile:

@@ -11,10 +11,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from shared import schema
 from shared import settings as settings_mod
 
 # Frame rate used for frame-based rules when the media has none (audio-only input).
-ASSUMED_FPS = 24.0
+ASSUMED_FPS = schema.ASSUMED_FPS
 
 # A small slack so float noise (5/6 s written as 0.833, 2 frames of 23.976 fps) never
 # turns into a frame more or less.

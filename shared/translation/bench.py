@@ -19,10 +19,10 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from shared import models  # noqa: E402
-from shared.languages import resolve_language  # noqa: E402
-from shared.translation import ct2  # noqa: E402
-from shared.translation.backends.base import TranslateOptions  # noqa: E402
+from shared import models, policy
+from shared.languages import resolve_language
+from shared.translation import ct2
+from shared.translation.backends.base import TranslateOptions
 
 # Subtitle-like lines of varied length; repeated with a counter so no two are identical.
 LINES = [
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tgt", default="eng_Latn")
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2])
     args = parser.parse_args(argv)
-    cache = Path(os.environ.get("MODEL_CACHE_DIR") or args.root / ".cache")
+    cache = policy.cache_root(root=args.root)
 
     from shared.translation.backends.nllb import NllbTranslator
 

@@ -20,7 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from shared import models  # noqa: E402
+from shared import models, policy
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="ct2: %(message)s", stream=sys.stderr)
-    cache = args.cache or Path(os.environ.get("MODEL_CACHE_DIR") or args.root / ".cache")
+    cache = args.cache or policy.cache_root(root=args.root)
     status = 0
     for model_id in args.model_id:
         try:

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 ML_PYTHON = REPO / ".venvs" / "ml" / "bin" / "python"
 COMMON_PYTHON = REPO / ".venvs" / "common" / "bin" / "python"
 sys.path.insert(0, str(REPO / "bench"))
-import speech_media  # noqa: E402
+import speech_media
 
 # Skip marks for a module that runs the speech stages through make.
 NEEDS_PIPELINE = [

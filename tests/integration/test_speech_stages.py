@@ -23,7 +23,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ML_PYTHON = REPO / ".venvs" / "ml" / "bin" / "python"
 sys.path.insert(0, str(REPO / "bench"))
-import speech_media  # noqa: E402
+import speech_media
 
 pytestmark = [
     pytest.mark.ml,

@@ -28,7 +28,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script in the ml environment: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.helpers import model_cache  # noqa: E402
+from tests.helpers import model_cache
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 NLLB_REPO = "test-org/tiny-nllb"

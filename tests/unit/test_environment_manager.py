@@ -211,7 +211,7 @@ def run_cli(repo: Path, *args: str, env: dict | None = None) -> subprocess.Compl
 
 def test_cli_env_prints_hf_home_and_redacts_secrets(repo: Path) -> None:
     (repo / ".env").write_text("LLM_API_KEY=sk-dotenv-secret-123\n")
-    result = run_cli(repo, "env", "asr", env={"HF_TOKEN": "hf_supersecret_token"})
+    result = run_cli(repo, "env", "translate", env={"HF_TOKEN": "hf_supersecret_token"})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert f"HF_HOME={repo / '.cache' / 'huggingface'}" in lines
@@ -225,9 +225,33 @@ def test_cli_run_passes_secrets_to_the_process_and_exit_code_through(repo: Path)
     python.unlink()
     python.symlink_to(sys.executable)
     script = "import os,sys; print(os.environ['HF_TOKEN'], os.environ['HF_HOME'], sep=chr(10)); sys.exit(7)"
-    result = run_cli(repo, "run", "demux", "--", "python", "-c", script, env={"HF_TOKEN": "hf_abc"})
+    result = run_cli(repo, "run", "cache-models", "--", "python", "-c", script, env={"HF_TOKEN": "hf_abc"})
     assert result.returncode == 7
     assert result.stdout.splitlines() == ["hf_abc", str(repo / ".cache" / "huggingface")]
+    # demux is not declared to receive HF_TOKEN: its process never sees it.
+    script = "import os; print(os.environ.get('HF_TOKEN', 'absent'))"
+    result = run_cli(repo, "run", "demux", "--", "python", "-c", script, env={"HF_TOKEN": "hf_abc"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["absent"]
+
+
+def test_each_secret_reaches_only_the_stages_declared_for_it(repo: Path) -> None:
+    """Every stage's process environment: a secret appears exactly where config/environments.toml's [secrets] puts it."""
+    (repo / ".env").write_text("LLM_API_KEY=sk-dotenv\nOPENAI_API_KEY=sk-openai\n")
+    environ = {"PATH": "/usr/bin", "HF_TOKEN": "hf_env", "HUGGING_FACE_HUB_TOKEN": "hf_env2", "GITHUB_TOKEN": "gh_x"}
+    mgr = manager(repo, environ)
+    declared = mgr.config["secrets"]
+    assert set(declared) >= {"HF_TOKEN", "LLM_API_KEY"}
+    assert declared["LLM_API_KEY"] == ["translate"]
+    assert "demux" not in declared["HF_TOKEN"] and "mux" not in declared["HF_TOKEN"]
+    for stage in mgr.stages():
+        child = mgr.process_environment(stage)
+        for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "LLM_API_KEY", "OPENAI_API_KEY"):
+            assert (name in child) == (stage in declared[name]), (stage, name)
+        assert "GITHUB_TOKEN" not in child  # an undeclared secret reaches no stage
+        assert settings.is_secret("LLM_API_KEY") and all(
+            not settings.is_secret(n) or stage in declared.get(n, []) for n in child), stage
+    assert mgr.process_environment("translate")["LLM_API_KEY"] == "sk-dotenv"
 
 
 def test_cli_run_missing_environment_says_bootstrap(repo: Path) -> None:

@@ -71,9 +71,12 @@ def test_language_tags() -> None:
 
 
 def test_target_languages() -> None:
-    assert job.target_languages(" en, ta,en,,hin_Deva ") == ["en", "ta", "hin_Deva"]
+    assert job.target_languages(" en, ta,en,,hin_Deva ") == ["en", "ta", "hi"]
     assert job.target_languages("") == []
-    for bad in ("e n", "en;rm", "../x", "english"):
+    # One language however it is written (the bug: ta,tam scheduled Tamil twice), names too.
+    assert job.target_languages("ta,tam,Tamil,tam_Taml") == ["ta"]
+    assert job.target_languages("English,hi") == ["en", "hi"]
+    for bad in ("e n", "en;rm", "../x", "klingonese"):
         with pytest.raises(job.JobError, match="TGT"):
             job.target_languages(bad)
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from shared.languages import LANGUAGES, UnknownLanguage, languages_for, mux_language_tag, resolve_language
+from shared.languages import (
+    LANGUAGES,
+    UnknownLanguage,
+    languages_for,
+    mux_language_tag,
+    parse_language_list,
+    resolve_language,
+)
 
 IT2_TAGS = ["asm_Beng", "ben_Beng", "brx_Deva", "doi_Deva", "gom_Deva", "guj_Gujr", "hin_Deva", "kan_Knda", "kas_Arab", "kas_Deva", "mai_Deva", "mal_Mlym", "mar_Deva", "mni_Beng", "mni_Mtei", "npi_Deva", "ory_Orya", "pan_Guru", "san_Deva", "sat_Olck", "snd_Arab", "snd_Deva", "tam_Taml", "tel_Telu", "urd_Arab", "eng_Latn"]
 
@@ -94,3 +101,12 @@ def test_bcp47_region_and_script_subtags():
     assert resolve_language("ks-Deva").code == "kas_Deva"
     with pytest.raises(UnknownLanguage):
         resolve_language("hi-Xyzz")  # an unknown script is not silently dropped
+
+
+def test_language_lists_are_parsed_once_normalised_and_deduplicated():
+    assert parse_language_list("ta, tam,Tamil,,en,eng_Latn") == ["ta", "en"]
+    assert parse_language_list("ks_Deva,ks") == ["ks-Deva", "ks"]
+    assert parse_language_list("") == []
+    with pytest.raises(UnknownLanguage, match="^TGT: unknown language 'xq'"):
+        parse_language_list("en,xq")
+    assert parse_language_list("en,XQ", strict=False) == ["en", "xq"]

@@ -1,44 +1,76 @@
 """Pure logic of the speech package: chunking, interpolation, refinement, backend choice, MLX settings.
 
-These modules use numpy, which lives in the ml environment, so each check runs there as
-a short script (skipped when the ml environment is not built). mlx_whisper is replaced by
-a fake module: its selection and the settings passed to it are what is tested.
+The modules import numpy lazily (shared/speech/lazy.py), so the logic that needs no array
+is imported and asserted here directly. What needs numpy (binarize, refine, the MLX backend
+over a real WAV) is computed by a short script in the ml environment that prints its
+results as JSON; the assertions stay here, in pytest (skipped when the ml env is not built).
+mlx_whisper is replaced by a fake module: its selection and the settings passed to it are what is tested.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from shared.speech import align, asr, vad
+
 REPO = Path(__file__).resolve().parents[2]
 ML_PYTHON = REPO / ".venvs" / "ml" / "bin" / "python"
-pytestmark = [pytest.mark.ml, pytest.mark.skipif(not ML_PYTHON.exists(), reason="the ml environment is not built")]
+needs_ml = pytest.mark.skipif(not ML_PYTHON.exists(), reason="the ml environment is not built")
 
 
-def run_ml(code: str) -> None:
-    proc = subprocess.run([str(ML_PYTHON), "-c", textwrap.dedent(code)], cwd=REPO, capture_output=True, text=True,
+def in_ml(code: str) -> Any:
+    """Run ``code`` in the ml environment; the JSON value of its variable ``result``."""
+    script = textwrap.dedent(code) + "\nimport json as _j, sys as _s\n_s.stdout.write(_j.dumps(result))\n"
+    proc = subprocess.run([str(ML_PYTHON), "-c", script], cwd=REPO, capture_output=True, text=True,
                           timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
 
 
-def test_regions_merge_into_chunks_of_at_most_30_s():
-    run_ml("""
-        from shared.speech import vad
-        regions = [(0.5, 10.0), (11.0, 25.0), (26.0, 33.0), (40.0, 110.0)]
-        chunks = vad.merge_chunks(regions, 30.0)
-        assert all(c["end"] - c["start"] <= 30.0 + 1e-6 for c in chunks), chunks
-        assert chunks[0] == {"start": 0.5, "end": 25.0, "regions": [{"start": 0.5, "end": 10.0}, {"start": 11.0, "end": 25.0}]}
-        assert [c["start"] for c in chunks] == [0.5, 26.0, 40.0, 63.333, 86.667]
-        covered = sum(r["end"] - r["start"] for c in chunks for r in c["regions"])
-        assert abs(covered - sum(b - a for a, b in regions)) < 0.01
-    """)
+def test_the_logic_imports_without_numpy() -> None:
+    code = ("import sys; from shared.speech import align, asr, audio, separate, vad; "
+            "vad.merge_chunks([(0.0, 100.0)]); assert 'numpy' not in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True).returncode == 0
 
 
-def test_binarize_hysteresis_gaps_short_regions_and_padding():
-    run_ml("""
+def test_lazy_module_imports_on_first_use_and_then_is_the_module() -> None:
+    from shared.speech.lazy import LazyModule
+
+    lazy = LazyModule("colorsys")
+    import colorsys
+
+    assert lazy.rgb_to_hsv is colorsys.rgb_to_hsv and lazy.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+    assert "rgb_to_hsv" in vars(lazy)  # cached after the first lookup
+    with pytest.raises(AttributeError):
+        lazy.no_such_name  # noqa: B018
+
+
+def test_regions_merge_into_chunks_of_at_most_30_s() -> None:
+    regions = [(0.5, 10.0), (11.0, 25.0), (26.0, 33.0), (40.0, 110.0)]
+    chunks = vad.merge_chunks(regions, 30.0)
+    assert all(c["end"] - c["start"] <= 30.0 + 1e-6 for c in chunks), chunks
+    assert chunks[0] == {"start": 0.5, "end": 25.0, "regions": [{"start": 0.5, "end": 10.0}, {"start": 11.0, "end": 25.0}]}
+    assert [c["start"] for c in chunks] == [0.5, 26.0, 40.0, 63.333, 86.667]
+    covered = sum(r["end"] - r["start"] for c in chunks for r in c["regions"])
+    assert abs(covered - sum(b - a for a, b in regions)) < 0.01
+
+
+def test_vad_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="onset"):
+        vad.VadOptions(onset=1.5)
+
+
+@pytest.mark.ml
+@needs_ml
+def test_binarize_hysteresis_gaps_short_regions_and_padding() -> None:
+    regions = in_ml("""
         import numpy as np
         from shared.speech.vad import VadOptions, binarize
         probs = np.zeros(1000)            # 10 ms frames, 10 s
@@ -47,104 +79,104 @@ def test_binarize_hysteresis_gaps_short_regions_and_padding():
         probs[310:350] = 0.9
         probs[370:400] = 0.9              # 0.2 s gap: bridged (min_silence 0.3)
         probs[600:610] = 0.9              # 0.1 s blip: dropped (min_speech 0.25)
-        opts = VadOptions(onset=0.5, min_speech=0.25, min_silence=0.3, padding=0.1)
-        assert binarize(probs, 0.01, opts, 10.0) == [(0.9, 4.1)], binarize(probs, 0.01, opts, 10.0)
-        try:
-            VadOptions(onset=1.5)
-        except ValueError as exc:
-            assert "onset" in str(exc)
-        else:
-            raise AssertionError("onset 1.5 accepted")
+        result = binarize(probs, 0.01, VadOptions(onset=0.5, min_speech=0.25, min_silence=0.3, padding=0.1), 10.0)
     """)
+    assert regions == [[0.9, 4.1]]
 
 
-def test_interpolation_and_refinement():
-    run_ml("""
-        from shared.speech.align import interpolate, refine, choose_method
-        words = [{"word": "at", "start": 1.0, "end": 1.2, "score": 0.9, "timed_by": "wav2vec2"},
-                 {"word": "7:30", "start": None, "end": None, "score": None, "timed_by": None},
-                 {"word": "AM", "start": None, "end": None, "score": None, "timed_by": None},
-                 {"word": "sharp", "start": 2.0, "end": 2.4, "score": 0.8, "timed_by": "wav2vec2"}]
-        interpolate(words, 0.9, 2.5)
-        assert [w["timed_by"] for w in words] == ["wav2vec2", "interpolated", "interpolated", "wav2vec2"]
-        assert words[1]["start"] == 1.2 and words[2]["end"] == 2.0 and words[1]["end"] == words[2]["start"]
-        assert words[1]["end"] - words[1]["start"] > words[2]["end"] - words[2]["start"]   # by character share
-        lone = [{"word": "hello", "start": None, "end": None}, {"word": "you", "start": None, "end": None}]
-        interpolate(lone, 3.0, 4.0)
-        assert lone[0]["start"] == 3.0 and lone[1]["end"] == 4.0
-        # a word starting in silence moves to its region's start; one fully in silence to the nearest edge
-        moved = refine([{"word": "a", "start": 0.6, "end": 1.5}, {"word": "b", "start": 5.2, "end": 5.4}],
-                       [(1.0, 5.0)])
-        assert moved[0]["start"] == 1.0 and moved[1]["end"] == 5.0 and moved[1]["start"] >= moved[0]["start"]
-        assert choose_method("auto", True) == "wav2vec2" and choose_method("auto", False) == "whisper"
-        assert choose_method("off", True) == "off"
+def test_interpolation_and_method_choice() -> None:
+    words = [{"word": "at", "start": 1.0, "end": 1.2, "score": 0.9, "timed_by": "wav2vec2"},
+             {"word": "7:30", "start": None, "end": None, "score": None, "timed_by": None},
+             {"word": "AM", "start": None, "end": None, "score": None, "timed_by": None},
+             {"word": "sharp", "start": 2.0, "end": 2.4, "score": 0.8, "timed_by": "wav2vec2"}]
+    align.interpolate(words, 0.9, 2.5)
+    assert [w["timed_by"] for w in words] == ["wav2vec2", "interpolated", "interpolated", "wav2vec2"]
+    assert words[1]["start"] == 1.2 and words[2]["end"] == 2.0 and words[1]["end"] == words[2]["start"]
+    assert words[1]["end"] - words[1]["start"] > words[2]["end"] - words[2]["start"]  # by character share
+    lone = [{"word": "hello", "start": None, "end": None}, {"word": "you", "start": None, "end": None}]
+    align.interpolate(lone, 3.0, 4.0)
+    assert lone[0]["start"] == 3.0 and lone[1]["end"] == 4.0
+    assert align.choose_method("auto", True) == "wav2vec2" and align.choose_method("auto", False) == "whisper"
+    assert align.choose_method("off", True) == "off"
+
+
+@pytest.mark.ml
+@needs_ml
+def test_refinement_moves_word_edges_into_speech() -> None:
+    moved = in_ml("""
+        from shared.speech.align import refine
+        result = refine([{"word": "a", "start": 0.6, "end": 1.5}, {"word": "b", "start": 5.2, "end": 5.4}], [(1.0, 5.0)])
     """)
+    # a word starting in silence moves to its region's start; one fully in silence to the nearest edge
+    assert moved[0]["start"] == 1.0 and moved[1]["end"] == 5.0 and moved[1]["start"] >= moved[0]["start"]
 
 
-def test_whisper_units_that_split_words_differently_still_time_every_word():
-    run_ml("""
-        from shared.speech.align import map_units_to_words
-        # the tokenizer's units split "well-timed." in two: the word spans both
-        units = [("They", 0.0, 0.2, 0.9), ("well", 0.3, 0.5, 0.8), ("-timed.", 0.5, 0.9, 0.6)]
-        assert map_units_to_words(["They", "well-timed."], units) == [(0.0, 0.2, 0.9), (0.3, 0.9, 0.6)]
-        # one unit covering two words gives both its span
-        assert map_units_to_words(["a", "b"], [("ab", 1.0, 2.0, 0.5)]) == [(1.0, 2.0, 0.5), (1.0, 2.0, 0.5)]
-        # different text: no guessing
-        assert map_units_to_words(["a"], [("x", 0.0, 1.0, 1.0)]) is None
-    """)
+def test_whisper_units_that_split_words_differently_still_time_every_word() -> None:
+    # the tokenizer's units split "well-timed." in two: the word spans both
+    units = [("They", 0.0, 0.2, 0.9), ("well", 0.3, 0.5, 0.8), ("-timed.", 0.5, 0.9, 0.6)]
+    assert align.map_units_to_words(["They", "well-timed."], units) == [(0.0, 0.2, 0.9), (0.3, 0.9, 0.6)]
+    # one unit covering two words gives both its span
+    assert align.map_units_to_words(["a", "b"], [("ab", 1.0, 2.0, 0.5)]) == [(1.0, 2.0, 0.5), (1.0, 2.0, 0.5)]
+    # different text: no guessing
+    assert align.map_units_to_words(["a"], [("x", 0.0, 1.0, 1.0)]) is None
 
 
-def test_backend_selection_and_mlx_settings_with_the_library_mocked():
-    run_ml("""
-        import sys, types
+def test_backend_selection() -> None:
+    # auto is mlx only on Apple Silicon with mlx-whisper importable
+    assert asr.choose_backend("auto", apple_silicon=True, have_mlx=True) == "mlx"
+    assert asr.choose_backend("auto", apple_silicon=True, have_mlx=False) == "whisperx"
+    assert asr.choose_backend("auto", apple_silicon=False, have_mlx=True) == "whisperx"
+    assert asr.choose_backend("whisperx", apple_silicon=True) == "whisperx"
+    with pytest.raises(ValueError, match="Apple Silicon"):
+        asr.choose_backend("mlx", apple_silicon=False)
+    assert asr.is_apple_silicon("Darwin", "arm64") and not asr.is_apple_silicon("Linux", "aarch64")
+    assert asr.ASR_BACKENDS["mlx"] is asr.MlxBackend and asr.ASR_BACKENDS["whisperx"] is asr.FasterWhisperBackend
+    assert asr.parse_temperatures("0, 0.2,0.4") == (0.0, 0.2, 0.4)
+    assert asr.glossary_prompt(["Ravi", "Chennai"]) == ("Glossary: Ravi, Chennai.", "Ravi, Chennai")
+
+
+@pytest.mark.ml
+@needs_ml
+def test_mlx_settings_with_the_library_mocked() -> None:
+    found = in_ml("""
+        import os, sys, tempfile, types
         from pathlib import Path
         import numpy as np
-        import soundfile as sf, tempfile, os
+        import soundfile as sf
         from shared.speech import asr
-        # selection: auto is mlx only on Apple Silicon with mlx-whisper importable
-        assert asr.choose_backend("auto", apple_silicon=True, have_mlx=True) == "mlx"
-        assert asr.choose_backend("auto", apple_silicon=True, have_mlx=False) == "whisperx"
-        assert asr.choose_backend("auto", apple_silicon=False, have_mlx=True) == "whisperx"
-        assert asr.choose_backend("whisperx", apple_silicon=True) == "whisperx"
-        try:
-            asr.choose_backend("mlx", apple_silicon=False)
-        except ValueError as exc:
-            assert "Apple Silicon" in str(exc)
-        else:
-            raise AssertionError("mlx accepted off a Mac")
-        assert asr.is_apple_silicon("Darwin", "arm64") and not asr.is_apple_silicon("Linux", "aarch64")
-
         calls = []
         fake = types.ModuleType("mlx_whisper")
         def transcribe(audio, **kw):
-            calls.append((len(audio), kw))
+            calls.append([len(audio), {k: (list(v) if isinstance(v, tuple) else v) for k, v in kw.items()}])
             return {"language": "hi", "segments": [{"start": 0.2, "end": 1.0, "text": " namaste", "avg_logprob": -0.3,
                                                      "no_speech_prob": 0.02, "compression_ratio": 1.1}]}
         fake.transcribe = transcribe
         sys.modules["mlx_whisper"] = fake
-        assert asr.mlx_available()
-        tmp = tempfile.mkdtemp(); wav = os.path.join(tmp, "a.wav")
+        available = asr.mlx_available()
+        wav = os.path.join(tempfile.mkdtemp(), "a.wav")
         sf.write(wav, np.zeros(16000 * 10, dtype=np.float32), 16000)
         opts = asr.AsrOptions(language=None, beam_size=5, temperatures=(0.0, 0.4), initial_prompt="Glossary: Ravi.",
                               hotwords="Ravi, Chennai", compute_type="int8")
         backend = asr.MlxBackend(Path("/models/mlx-small"), "mlx-small", opts)
         backend.load()
-        result = backend.transcribe(Path(wav), [{"start": 1.0, "end": 3.0}, {"start": 5.0, "end": 6.5}])
-        assert [n for n, _ in calls] == [32000, 24000]
-        first, second = calls[0][1], calls[1][1]
-        assert first["language"] is None and second["language"] == "hi"     # detected once, then fixed
-        assert first["path_or_hf_repo"] == "/models/mlx-small" and first["task"] == "transcribe"
-        assert first["temperature"] == (0.0, 0.4) and first["condition_on_previous_text"] is False
-        assert "beam_size" not in first                                       # mlx-whisper has no beam search
-        assert "Ravi, Chennai" in first["initial_prompt"] and "Glossary: Ravi." in first["initial_prompt"]
-        assert result.language == "hi" and result.language_probability is None
-        assert [(s["start"], s["end"], s["text"]) for s in result.segments] == [(1.2, 2.0, "namaste"), (5.2, 6.0, "namaste")]
-        eff = backend.effective_settings()
-        assert eff["beam_size"] is None and eff["device"] == "mlx" and eff["hotwords"] is None
-        assert asr.ASR_BACKENDS["mlx"] is asr.MlxBackend and asr.ASR_BACKENDS["whisperx"] is asr.FasterWhisperBackend
-        assert asr.parse_temperatures("0, 0.2,0.4") == (0.0, 0.2, 0.4)
-        assert asr.glossary_prompt(["Ravi", "Chennai"]) == ("Glossary: Ravi, Chennai.", "Ravi, Chennai")
+        out = backend.transcribe(Path(wav), [{"start": 1.0, "end": 3.0}, {"start": 5.0, "end": 6.5}])
+        result = {"available": available, "calls": calls, "language": out.language,
+                  "probability": out.language_probability,
+                  "segments": [[s["start"], s["end"], s["text"]] for s in out.segments],
+                  "effective": backend.effective_settings()}
     """)
+    assert found["available"] is True
+    assert [n for n, _ in found["calls"]] == [32000, 24000]
+    first, second = found["calls"][0][1], found["calls"][1][1]
+    assert first["language"] is None and second["language"] == "hi"  # detected once, then fixed
+    assert first["path_or_hf_repo"] == "/models/mlx-small" and first["task"] == "transcribe"
+    assert first["temperature"] == [0.0, 0.4] and first["condition_on_previous_text"] is False
+    assert "beam_size" not in first  # mlx-whisper has no beam search
+    assert "Ravi, Chennai" in first["initial_prompt"] and "Glossary: Ravi." in first["initial_prompt"]
+    assert found["language"] == "hi" and found["probability"] is None
+    assert found["segments"] == [[1.2, 2.0, "namaste"], [5.2, 6.0, "namaste"]]
+    eff = found["effective"]
+    assert eff["beam_size"] is None and eff["device"] == "mlx" and eff["hotwords"] is None
 
 
 def test_asr_hotwords_come_from_every_glossary_file_whatever_the_target(tmp_path):

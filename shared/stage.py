@@ -1,0 +1,104 @@
+"""The skeleton every stage shares, so a stage's file holds only what is its own.
+
+A stage (``stages/<name>.py``) is one Click command. This module gives it:
+
+- :func:`common_options`: ``--job-dir`` and ``-v/--verbose``, the same on every stage;
+- :func:`start`: the job directory created, logging to stderr and ``logs/<stage>.log``;
+- :func:`clean_stale`: temporaries of its outputs left by killed runs removed;
+- :func:`read_input`: a job file read and checked for its ``kind`` and schema version
+  (shared.schema.check_kind), a bad one a one-line usage error;
+- :func:`check_audio`: the 16 kHz (mono) check of the speech stages' input, before any
+  model is loaded.
+
+The two lines that put the repository on ``sys.path`` when a stage runs as a file stay in
+the stage (they must run before this import); ruff's E402 is switched off for stages/ in
+pyproject.toml instead of a ``noqa`` on every import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from shared import job
+from shared.schema import AUDIO_SAMPLE_RATE, SchemaError, check_kind
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setting(name: str) -> str:
+    """A setting as a stage sees it (flag > environment > .env > config/pipeline.env); an empty
+    value is what shared.policy decides: the hardware profile for DEVICE, COMPUTE_TYPE, THREADS
+    and BATCH_SIZE, else the default of config/pipeline.env. A stage restates no default."""
+    from shared import policy, settings
+
+    value = settings.get(name)
+    if value:
+        return value
+    if name in policy.HARDWARE_SETTINGS:
+        return policy.resolve_auto(name, {}, Path(os.environ.get("PIPELINE_ROOT") or policy.REPO_ROOT))
+    return policy.defaults().get(name, "")
+
+
+def default_from(name: str) -> Callable[[], str]:
+    """A Click ``default=`` that reads :func:`setting` when the command runs."""
+    return lambda: setting(name)
+
+
+def common_options(default_dir: str = "--output's folder") -> Callable[[F], F]:
+    """Add ``--job-dir`` and ``-v/--verbose`` to a stage command (``default_dir`` says the default in --help)."""
+
+    def decorate(command: F) -> F:
+        command = click.option("-v", "--verbose", is_flag=True, help="debug logging")(command)
+        return click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                            help=f"the job directory: manifest and logs (default: {default_dir})")(command)
+
+    return decorate
+
+
+def start(stage: str, job_dir: Path | None, default_dir: Path, verbose: bool = False) -> Path:
+    """The job directory (``job_dir`` or ``default_dir``), created, with logging set up for ``stage``."""
+    directory = Path(job_dir or default_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        job.configure_logging(stage, directory, verbose)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {directory}: {exc.strerror or exc}", param_hint="--job-dir / OUT_DIR") from None
+    return directory
+
+
+def clean_stale(*outputs: str | os.PathLike[str]) -> None:
+    """Remove the temporaries of ``outputs`` that killed runs left behind."""
+    for output in outputs:
+        job.remove_stale_temporaries(output)
+
+
+def read_input(path: str | os.PathLike[str], kind: str | tuple[str, ...], hint: str) -> dict:
+    """The job file at ``path``, checked to be of ``kind`` at this schema version; a usage error naming ``hint`` otherwise."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return check_kind(json.load(fh), kind, str(path))
+    except OSError as exc:
+        raise click.BadParameter(f"{path}: {exc.strerror or exc}", param_hint=hint) from None
+    except (SchemaError, ValueError) as exc:  # ValueError: not JSON
+        raise click.BadParameter(f"{path}: {exc}" if str(path) not in str(exc) else str(exc), param_hint=hint) from None
+
+
+def check_audio(audio: str | os.PathLike[str], hint: str = "AUDIO", mono: bool = False):
+    """The sound file's info (shared.speech.audio.info), or a usage error unless it is 16 kHz (and mono)."""
+    from shared.speech import audio as audio_io
+
+    try:
+        meta = audio_io.info(audio)
+    except RuntimeError as exc:
+        raise click.BadParameter(f"{audio}: not a readable sound file ({exc})", param_hint=hint) from None
+    if meta.sample_rate != AUDIO_SAMPLE_RATE or (mono and meta.channels != 1):
+        shape = f"{meta.sample_rate} Hz, {meta.channels} channel(s)" if mono else f"{meta.sample_rate} Hz"
+        wanted = "16 kHz mono" if mono else "16 kHz"
+        raise click.BadParameter(f"{audio}: {shape}; the speech stages read {wanted} (re-run demux)", param_hint=hint)
+    return meta
