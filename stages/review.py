@@ -23,7 +23,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
+from shared import job, settings
 
 log = logging.getLogger("review")
 
