@@ -227,15 +227,15 @@ else
 
 ## Transcribe FILE=...: demux, separate, vad, asr, align (SRC=, AUDIO_TRACK=, START=, END=; DIR=folder/ for a batch)
 transcribe: $(J)/aligned.json $(J)/transcript.txt
-	@echo "transcript: $(J)/aligned.json and $(J)/transcript.txt"
+	@"$(COMMON_PY)" -m shared.no_speech result --job-dir "$(J)" -- "transcript: $(J)/aligned.json and $(J)/transcript.txt"
 
 ## Translate FILE=... (or DIR=folder/) into TGT=en,ta and write the subtitle files
 translate: $(TRANSLATIONS) $(TRACKS)
-	@echo "subtitles: $(TRACKS)"
+	@"$(COMMON_PY)" -m shared.no_speech result --job-dir "$(J)" -- "subtitles: $(TRACKS)"
 
 ## Subtitle FILE=... (or DIR=folder/, make -j N for N jobs at once) end to end and mux the tracks into a copy (BURN=1: hard-subtitled too)
 subtitle: $(MUXED) $(BURNED)
-	@echo "subtitled: $(MUXED)$(if $(BURNED), and $(BURNED))"
+	@"$(COMMON_PY)" -m shared.no_speech result --job-dir "$(J)" -- "subtitled: $(MUXED)$(if $(BURNED), and $(BURNED))"
 endif
 
 ## Subtitle the sample clip samples/demo.mp4 end to end: bootstraps and fetches small models as needed (ARGS="--no-fetch")
