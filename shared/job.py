@@ -596,6 +596,9 @@ def configure_logging(stage: str, directory: str | os.PathLike[str], verbose: bo
     to_file = _JobLogFile(log_path, encoding="utf-8")
     to_file.setFormatter(logging.Formatter(f"%(asctime)s {stage} %(levelname)s %(message)s"))
     root.handlers[:] = [to_stderr, to_file]
+    from shared import stage_log  # stderr lines, log-only tracebacks and uncaught errors into the log too
+
+    stage_log.install(stage, log_path, to_file, verbose)
     return log_path
 
 

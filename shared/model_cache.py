@@ -49,7 +49,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import models  # noqa: E402
+from shared import model_integrity, models  # noqa: E402
 from shared import settings as settings_mod  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,8 @@ def _check_hub_file(spec: models.ModelSpec, ctx: Context, sibling, local: Path, 
     if (expected and actual != expected) or bad_size:
         _remove_hf_file(ctx.cache, spec.repo, commit, sibling.rfilename)
         raise FetchError(f"{spec.id}: {sibling.rfilename} does not match the hub's hash; removed it, run again")
-    return {"path": sibling.rfilename, "size": size, "sha256": sha, "blob": blob or ""}
+    return {"path": sibling.rfilename, "size": size, "sha256": sha, "blob": blob or "",
+            "mtime_ns": model_integrity.file_record(local)["mtime_ns"]}
 
 
 def _remove_hf_file(cache: Path, repo: str, commit: str, rfilename: str) -> None:
@@ -284,7 +285,7 @@ def fetch_url(spec: models.ModelSpec, ctx: Context) -> dict:
         raise FetchError(f"{spec.id}: {spec.filename} has sha256 {sha}, the registry expects {spec.sha256}; removed it")
     rel = target.relative_to(ctx.cache).as_posix()
     return {"schema": 1, "id": spec.id, "source": "url", "url": spec.url, "revision": spec.sha256 or "sha256-recorded",
-            "commit": sha, "files": [{"path": rel, "size": target.stat().st_size, "sha256": sha}]}
+            "commit": sha, "files": [{"path": rel, "sha256": sha, **model_integrity.file_record(target)}]}
 
 
 def fetch(spec: models.ModelSpec, ctx: Context, revision: str | None = None) -> None:
@@ -331,6 +332,9 @@ def cmd_status(ctx: Context, ids: Sequence[str]) -> int:
         print(f"{spec.id:<34} {spec.group:<12} {state:<8} {human_mb(on_disk):>9}  {_revision_shown(spec, ctx)}")
     ok = all(models.model_state(s, ctx.cache, ctx.root) == "cached" for s in chosen) if ids else True
     print(f"cache: {ctx.cache} (hardware class {ctx.hw_class})")
+    last = model_integrity.read_last_verify(ctx.cache)
+    print(f"last full verify: {last['verified_at']} ({last['files']} files, {last['failures']} failed)" if last else
+          "last full verify: never (./cache-models.sh --verify hashes every file)")
     for workflow in status_workflows(ctx, ids):
         problems = models.workflow_problems(workflow, ctx.values, ctx.cache, ctx.root)
         print(f"workflow {workflow}: {'ready offline' if not problems else 'NOT ready'}")
@@ -453,9 +457,10 @@ def cmd_verify(ctx: Context, ids: Sequence[str]) -> int:
         for entry in manifest["files"]:
             path = models.manifest_file_path(ctx.cache, manifest, entry)
             checked += 1
-            if not path.is_file() or sha256_file(path) != entry["sha256"]:
+            if not path.is_file() or sha256_file(path) != entry.get("sha256"):
                 bad.append((entry, path))
         if not bad:
+            record_verified(ctx.cache, model_id, manifest)
             say(f"ok: {spec.id} ({len(manifest['files'])} files)")
             continue
         for entry, path in bad:
@@ -471,9 +476,20 @@ def cmd_verify(ctx: Context, ids: Sequence[str]) -> int:
         except FetchError as exc:
             failures.append(str(exc))
     say(f"verified {checked} files of {len(chosen)} models")
+    if not ids:  # a full verify: remembered, and shown by --status
+        model_integrity.write_last_verify(ctx.cache, chosen, checked, len(failures))
     for line in failures:
         say(f"  failed: {line}")
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def record_verified(cache: Path, model_id: str, manifest: dict) -> None:
+    """After every file hashed right: record their size and time now (a touched but intact file is
+    accepted again by the stages) and when the model was last verified."""
+    for entry in manifest["files"]:
+        entry.update(model_integrity.file_record(models.manifest_file_path(cache, manifest, entry)))
+    manifest["verified_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    atomic_write_text(models.manifest_path(cache, model_id), json.dumps(manifest, indent=2) + "\n")
 
 
 # ---- command line --------------------------------------------------------------------

@@ -25,7 +25,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
+from shared import job, model_integrity, settings  # noqa: E402
 from shared.languages import Language, UnknownLanguage, resolve_language  # noqa: E402
 from shared.schema import SCHEMA_VERSION, SchemaError, Translation, check_kind  # noqa: E402
 from shared.translation.backends.base import TranslateOptions, Translator  # noqa: E402
@@ -100,7 +100,8 @@ class ModelLoader:
 
             path = self.models.resolve(model_id, self.cache, self.root)
             converted = ct2.converted_path(self.cache, model_id) if backend == "nllb" and self.options.ct2 != "off" else None
-            self.loaded[model_id] = load_nmt(backend, model_id, path, self.options, ct2_path=converted)
+            with model_integrity.loading(model_id, converted or path):
+                self.loaded[model_id] = load_nmt(backend, model_id, path, self.options, ct2_path=converted)
             self.engines[model_id] = self.loaded[model_id].engine
         return self.loaded[model_id]
 

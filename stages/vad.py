@@ -18,7 +18,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings  # noqa: E402
+from shared import job, model_integrity, settings  # noqa: E402
 from shared.speech import audio as audio_io  # noqa: E402
 from shared.speech import stage as speech_stage  # noqa: E402
 from shared.speech import vad as vad_mod  # noqa: E402
@@ -74,7 +74,8 @@ def main(audio: Path, output: Path, job_dir: Path | None, backend: str, device: 
     name = vad_mod.choose_backend(backend, device)
     detector = vad_mod.VAD_BACKENDS[name](opts, device=device)
     try:
-        detector.load()
+        with model_integrity.loading(detector.model_id, getattr(detector, "model_path", None) or "its package"):
+            detector.load()
     except speech_stage.ModelMissing as exc:
         raise click.ClickException(str(exc)) from None
 
