@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import models  # noqa: E402
+from shared import launcher, models  # noqa: E402
 from shared import settings as settings_mod  # noqa: E402
 
 try:
@@ -368,15 +367,10 @@ def cmd_run(mgr: Manager, args: argparse.Namespace) -> int:
     child = mgr.process_environment(args.stage, _parse_sets(args.set))
     if command[0] in ("python", "python3"):
         command[0] = str(env_obj.python)
-    if os.name != "nt":
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            os.execvpe(command[0], command, child)
-        except FileNotFoundError:
-            raise EnvironmentError_(f"command not found: {command[0]}") from None
-    try:
-        return subprocess.call(command, env=child)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:  # not exec: the launcher stops the stage when its make is killed, and holds the job meanwhile
+        return launcher.run(command, child)
     except FileNotFoundError:
         raise EnvironmentError_(f"command not found: {command[0]}") from None
 

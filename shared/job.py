@@ -225,7 +225,9 @@ def _pid_alive(pid: int) -> bool:
         return False
     except (PermissionError, OSError):
         return True
-    return True
+    from shared import launcher  # a killed process's zombie (not yet reaped) is dead, not running
+
+    return launcher.alive(pid)
 
 
 def _windows_pid_alive(pid: int) -> bool:
@@ -524,6 +526,12 @@ def prepare(environ: Mapping[str, str], hold_for: int | None = None) -> tuple[Pa
         # Native Windows: make's pid comes from MSYS bash and is not a Windows pid, so the
         # holder could not watch it; runs there are not locked (WSL behaves as Linux).
         start_run_lock(directory, hold_for)
+        from shared import launcher  # a stage of a killed earlier run is waited for, never run twice
+
+        try:
+            launcher.wait_for_running_stages(directory)
+        except launcher.StageStillRunning as exc:
+            raise JobError(str(exc)) from None
     with job_lock(directory):
         written = write_parameters(directory, stage_parameters(path, values))
     burned = burn_output_name(path) if is_on(values.get("BURN")) else None
