@@ -265,8 +265,8 @@ def run(command: Sequence[str], environ: Mapping[str, str]) -> int:
                 break
             except subprocess.TimeoutExpired:
                 if not alive(owner):
-                    print(f"{Path(str(command[1] if len(command) > 1 else command[0])).stem}: make (pid {owner}) "
-                          "is gone: stopping the stage", file=sys.stderr, flush=True)
+                    name = environ.get("PIPELINE_STAGE") or Path(str(command[0])).name
+                    print(f"{name}: make (pid {owner}) is gone: stopping the stage", file=sys.stderr, flush=True)
                     stop_tree(proc)
                     return 143
             except KeyboardInterrupt:  # Ctrl-C reached the stage too: let it finish its own way
