@@ -150,11 +150,13 @@ TRACKS := $(if $(MUX_TRACKS),$(MUX_TRACKS),$(J)/subs/tracks.json)
 
 # $(call run-stage,NAME): run stages/NAME.py in its environment, or stop with one line
 # when that stage is not written yet.
+# PIPELINE_OWNER_PID is this make (the recipe shell's parent): the stage's launcher
+# (shared/launcher.py) stops the stage when that make is gone, even after kill -9.
 # The GPU-heavy stages go through shared.gpu_lock: with DEVICE=cuda|mps one of them runs
 # at a time per GPU across every job (make -j, batches, other make runs); on a CPU it
 # only execs the stage.
 GPU_STAGES := separate asr align translate
-run-stage = test -f "$(ROOT)/stages/$(1).py" || { echo "make: stage $(1) is not available yet (stages/$(1).py does not exist)" >&2; exit 2; }; $(if $(filter $(1),$(GPU_STAGES)),"$(COMMON_PY)" -m shared.gpu_lock --stage $(1) -- )$(EM) run $(1) -- python "$(ROOT)/stages/$(1).py"
+run-stage = test -f "$(ROOT)/stages/$(1).py" || { echo "make: stage $(1) is not available yet (stages/$(1).py does not exist)" >&2; exit 2; }; PIPELINE_OWNER_PID=$$PPID $(if $(filter $(1),$(GPU_STAGES)),"$(COMMON_PY)" -m shared.gpu_lock --stage $(1) -- )$(EM) run $(1) -- python "$(ROOT)/stages/$(1).py"
 
 $(J)/audio.wav $(J)/media.json &: $(P)/demux.json
 	@$(call run-stage,demux) -o "$(J)/audio.wav" --media-json "$(J)/media.json" --job-dir "$(J)" -- "$$FILE"
@@ -233,16 +235,16 @@ else
 
 ## Transcribe FILE=...: demux, separate, vad, asr, align (SRC=, AUDIO_TRACK=, START=, END=; DIR=folder/ for a batch)
 transcribe: $(J)/aligned.json $(J)/transcript.txt
-	@echo "transcript: $(J)/aligned.json and $(J)/transcript.txt"
+	@"$(COMMON_PY)" -m shared.no_speech result --job-dir "$(J)" -- "transcript: $(J)/aligned.json and $(J)/transcript.txt"
 
 ## Translate FILE=... (or DIR=folder/) into TGT=en,ta and write the subtitle files
 translate: $(TRANSLATIONS) $(TRACKS)
-	@echo "subtitles: $(TRACKS)"
+	@"$(COMMON_PY)" -m shared.no_speech result --job-dir "$(J)" -- "subtitles: $(TRACKS)"
 	@$(if $(MUX_TRACKS),:,"$(COMMON_PY)" "$(ROOT)/stages/subtitle.py" summary "$(TRACKS)")
 
 ## Subtitle FILE=... (or DIR=folder/, make -j N for N jobs at once) end to end and mux the tracks into a copy (BURN=1: hard-subtitled too)
 subtitle: $(MUXED) $(BURNED)
-	@echo "subtitled: $(MUXED)$(if $(BURNED), and $(BURNED))"
+	@"$(COMMON_PY)" -m shared.no_speech result --job-dir "$(J)" -- "subtitled: $(MUXED)$(if $(BURNED), and $(BURNED))"
 	@$(if $(MUX_TRACKS),:,"$(COMMON_PY)" "$(ROOT)/stages/subtitle.py" summary "$(TRACKS)")
 endif
 

@@ -10,6 +10,7 @@ usage() {
 usage: ./cache-models.sh [--all | --whisperx | --mlx | --align | --pyannote | --demucs |
                           --indictrans2 | --nllb | --model ID ...]
                          [--list] [--status] [--verify] [--dry-run] [--ct2]
+                         [--export FILE.tar] [--import FILE.tar] [--adopt]
                          [--token T] [--cache-dir D] [-y] [-h]
 
 What to fetch (combine freely; a group flag takes what this hardware class's defaults
@@ -36,6 +37,16 @@ What to do (default: download what is selected and not cached yet):
   --dry-run        what would be fetched and the total size; no download
   --ct2            also convert the NLLB models (those selected, else every cached one)
                    to CTranslate2 int8 under <cache>/ct2/: about 3x faster on a CPU
+  --export FILE.tar
+                   write the selected cached models (default: every cached one) with
+                   their records and sha256 to FILE.tar, to carry to an offline machine
+  --import FILE.tar
+                   check every file of such an archive against its sha256, then install
+                   it; a damaged or foreign archive is refused and nothing changes
+  --adopt          take the selected models (default: any registry model found) from
+                   your own Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub, else
+                   ~/.cache/huggingface/hub), hashed here; recorded as adopted, not
+                   hub-verified until an online --verify
 
 Options:
   --token T        Hugging Face token for gated models (default: HF_TOKEN from the
@@ -118,15 +129,25 @@ parse_args() {
         shift
         ;;
       --cache-dir=*) CACHE_DIR=$(absolute_path "${1#*=}") ;;
+      --export | --import)
+        if (($# < 2)) || [[ -z $2 ]]; then usage_error "$1 needs a FILE.tar"; fi
+        PY_ARGS+=("$1" "$(absolute_path "$2")")
+        shift
+        ;;
+      --export=* | --import=*)
+        [[ -n ${1#*=} ]] || usage_error "${1%%=*} needs a FILE.tar"
+        PY_ARGS+=("${1%%=*}" "$(absolute_path "${1#*=}")")
+        ;;
+      --adopt) PY_ARGS+=(--adopt) ;;
       *) usage_error "unknown option: $1" ;;
     esac
     shift
   done
   local modes=0 arg
   for arg in "${PY_ARGS[@]+"${PY_ARGS[@]}"}"; do
-    case $arg in --list | --status | --verify | --dry-run) modes=$((modes + 1)) ;; esac
+    case $arg in --list | --status | --verify | --dry-run | --export | --import | --adopt) modes=$((modes + 1)) ;; esac
   done
-  ((modes <= 1)) || usage_error "choose one of --list, --status, --verify, --dry-run"
+  ((modes <= 1)) || usage_error "choose one of --list, --status, --verify, --dry-run, --export, --import, --adopt"
 }
 
 main() {
@@ -146,6 +167,14 @@ main() {
   fi
   if [[ -n $CACHE_DIR ]]; then
     export MODEL_CACHE_DIR=$CACHE_DIR
+  fi
+  # --adopt reads the user's own hub cache; the environment manager gives the tool ours.
+  if [[ -z ${ADOPT_FROM:-} ]]; then
+    if [[ -n ${HF_HUB_CACHE:-} ]]; then
+      export ADOPT_FROM=$HF_HUB_CACHE
+    elif [[ -n ${HF_HOME:-} ]]; then
+      export ADOPT_FROM=$HF_HOME/hub
+    fi
   fi
   cd "$root"
   exec "$python" -m shared.environment_manager run cache-models -- \

@@ -71,7 +71,9 @@ def _pid_alive(pid: int) -> bool:
         return False
     except (PermissionError, OSError):
         return True
-    return True
+    from shared import launcher  # a killed process's zombie (not yet reaped) is dead, not running
+
+    return launcher.alive(pid)
 
 
 def _windows_pid_alive(pid: int) -> bool:

@@ -35,7 +35,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings
+from shared import job, no_speech, settings
 
 BATCH_DIR = ".batch"
 VERBS = ("transcribe", "translate", "subtitle")
@@ -160,10 +160,13 @@ def run_one(state: Path, index: int, command: Sequence[str], environ: Mapping[st
               "seconds": seconds, "media_seconds": length,
               "real_time_factor": round(seconds / length, 4) if code == 0 and length else None,
               "job_dir": str(directory) if directory else None, "log": str(log_path),
-              "reason": "" if code == 0 else failure_reason(log_text)}
+              "reason": "" if code == 0 else failure_reason(log_text),
+              # done, with nothing to subtitle: counted as ok, shown in the "no speech" column
+              "no_speech": code == 0 and directory is not None and no_speech.job_has_speech(directory) is False}
     job.write_json(state / "results" / f"{index}.json", result)
     if code == 0:
-        print(f"batch: [{index}/{len(files)}] {label}: ok in {seconds:.1f} s", file=sys.stderr, flush=True)
+        print(f"batch: [{index}/{len(files)}] {label}: ok in {seconds:.1f} s" + (" (no speech)" if result["no_speech"] else ""),
+              file=sys.stderr, flush=True)
     else:
         print(f"batch: [{index}/{len(files)}] {label}: FAILED ({result['reason']}); log: {log_path}", file=sys.stderr, flush=True)
     return 0
@@ -201,20 +204,22 @@ def _seconds(value: float | None) -> str:
 
 
 def table(entries: Sequence[Mapping[str, Any]]) -> str:
-    """The report: one row per file (status, media length, time, real-time factor), failures' reasons below."""
-    rows = [("file", "status", "length", "time", "RTF")]
+    """The report: one row per file (status, no speech, media length, time, real-time factor), failures' reasons below."""
+    rows = [("file", "status", "no speech", "length", "time", "RTF")]
     for e in entries:
         rtf = e.get("real_time_factor")
-        rows.append((e["name"], e["status"], _seconds(e.get("media_seconds")), _seconds(e.get("seconds")),
-                     f"{rtf:.3f}" if rtf is not None else "-"))
+        rows.append((e["name"], e["status"], "yes" if e.get("no_speech") else "", _seconds(e.get("media_seconds")),
+                     _seconds(e.get("seconds")), f"{rtf:.3f}" if rtf is not None else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    # file and status read left to right; the figures line up on the right
-    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+    # file, status and no speech read left to right; the figures line up on the right
+    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     failed = [e for e in entries if e["status"] != "ok"]
     ok = len(entries) - len(failed)
-    lines.append(f"{ok} of {len(entries)} succeeded" + (f", {len(failed)} failed" if failed else ""))
+    silent = sum(1 for e in entries if e["status"] == "ok" and e.get("no_speech"))
+    lines.append(f"{ok} of {len(entries)} succeeded" + (f" ({silent} with no speech)" if silent else "")
+                 + (f", {len(failed)} failed" if failed else ""))
     for e in failed:
         lines.append(f"  {e['name']}: {e.get('reason') or e['status']}" + (f" (log: {e['log']})" if e.get("log") else ""))
     return "\n".join(lines)

@@ -28,7 +28,6 @@ import hashlib
 import logging
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import models, policy
+from shared import launcher, models, policy
 from shared import settings as settings_mod
 
 try:
@@ -61,6 +60,32 @@ SHADOWING_CACHE_VARS = ("TRANSFORMERS_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_C
 FALLBACK_HARDWARE = policy.FALLBACK_HARDWARE
 
 HARDWARE_SETTINGS = policy.HARDWARE_SETTINGS
+
+
+# Every switch that keeps a library of the stage environments from phoning home (usage
+# traces, update and version checks), found in the installed sources; forced for every
+# stage, whatever the user's environment says: nothing about a job may leave the machine.
+TELEMETRY_OFF = {
+    # pyannote.audio 4 (pyannote/audio/telemetry/metrics.py): OpenTelemetry usage traces of
+    # every pipeline run to its own server unless this is 0 (its default comes from a
+    # config file that says true)
+    "PYANNOTE_METRICS_ENABLED": "0",
+    # opentelemetry-sdk (pulled in by pyannote): a no-op tracer, so no exporter ever sends
+    "OTEL_SDK_DISABLED": "true",
+    "OTEL_TRACES_EXPORTER": "none",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+    # huggingface_hub (constants.py) and transformers (utils/hub.py, through it): no
+    # telemetry pings; DO_NOT_TRACK is the cross-tool convention huggingface_hub also reads
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    # libraries the stages do not ship today but users add beside them (gradio UIs, wandb,
+    # mlflow loggers through lightning): their documented opt-outs
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "WANDB_MODE": "disabled",
+    "WANDB_DISABLED": "true",
+}
 
 
 class EnvironmentError_(Exception):
@@ -266,6 +291,7 @@ class Manager:
         child["TORCH_HOME"] = str(cache / "torch")
         child["MLX_CACHE_DIR"] = str(cache / "mlx")
         child["HF_HUB_DISABLE_TELEMETRY"] = "1"
+        child.update(TELEMETRY_OFF)
         if self.stage_models_cached(stage, values, cache):
             child["HF_HUB_OFFLINE"] = "1"
 
@@ -338,15 +364,10 @@ def cmd_run(mgr: Manager, args: argparse.Namespace) -> int:
     child = mgr.process_environment(args.stage, _parse_sets(args.set))
     if command[0] in ("python", "python3"):
         command[0] = str(env_obj.python)
-    if os.name != "nt":
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            os.execvpe(command[0], command, child)
-        except FileNotFoundError:
-            raise EnvironmentError_(f"command not found: {command[0]}") from None
-    try:
-        return subprocess.call(command, env=child)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:  # not exec: the launcher stops the stage when its make is killed, and holds the job meanwhile
+        return launcher.run(command, child)
     except FileNotFoundError:
         raise EnvironmentError_(f"command not found: {command[0]}") from None
 

@@ -433,6 +433,12 @@ def prepare(environ: Mapping[str, str], hold_for: int | None = None) -> tuple[Pa
         # Native Windows: make's pid comes from MSYS bash and is not a Windows pid, so the
         # holder could not watch it; runs there are not locked (WSL behaves as Linux).
         start_run_lock(directory, hold_for)
+        from shared import launcher  # a stage of a killed earlier run is waited for, never run twice
+
+        try:
+            launcher.wait_for_running_stages(directory)
+        except launcher.StageStillRunning as exc:
+            raise JobError(str(exc)) from None
     with job_lock(directory):
         written = write_parameters(directory, stage_parameters(path, values))
     burned = burn_output_name(path) if is_on(values.get("BURN")) else None
@@ -505,6 +511,9 @@ def configure_logging(stage: str, directory: str | os.PathLike[str], verbose: bo
     to_file = _JobLogFile(log_path, encoding="utf-8")
     to_file.setFormatter(logging.Formatter(f"%(asctime)s {stage} %(levelname)s %(message)s"))
     root.handlers[:] = [to_stderr, to_file]
+    from shared import stage_log  # stderr lines, log-only tracebacks and uncaught errors into the log too
+
+    stage_log.install(stage, log_path, to_file, verbose)
     return log_path
 
 

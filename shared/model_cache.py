@@ -48,7 +48,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import models, policy
+from shared import model_integrity, models, policy
 from shared import settings as settings_mod
 
 log = logging.getLogger(__name__)
@@ -234,7 +234,8 @@ def _check_hub_file(spec: models.ModelSpec, ctx: Context, sibling, local: Path, 
     if (expected and actual != expected) or bad_size:
         _remove_hf_file(ctx.cache, spec.repo, commit, sibling.rfilename)
         raise FetchError(f"{spec.id}: {sibling.rfilename} does not match the hub's hash; removed it, run again")
-    return {"path": sibling.rfilename, "size": size, "sha256": sha, "blob": blob or ""}
+    return {"path": sibling.rfilename, "size": size, "sha256": sha, "blob": blob or "",
+            "mtime_ns": model_integrity.file_record(local)["mtime_ns"]}
 
 
 def _remove_hf_file(cache: Path, repo: str, commit: str, rfilename: str) -> None:
@@ -274,7 +275,7 @@ def fetch_url(spec: models.ModelSpec, ctx: Context) -> dict:
         raise FetchError(f"{spec.id}: {spec.filename} has sha256 {sha}, the registry expects {spec.sha256}; removed it")
     rel = target.relative_to(ctx.cache).as_posix()
     return {"schema": 1, "id": spec.id, "source": "url", "url": spec.url, "revision": spec.sha256 or "sha256-recorded",
-            "commit": sha, "files": [{"path": rel, "size": target.stat().st_size, "sha256": sha}]}
+            "commit": sha, "files": [{"path": rel, "sha256": sha, **model_integrity.file_record(target)}]}
 
 
 def fetch(spec: models.ModelSpec, ctx: Context, revision: str | None = None) -> None:
@@ -321,6 +322,9 @@ def cmd_status(ctx: Context, ids: Sequence[str]) -> int:
         print(f"{spec.id:<34} {spec.group:<12} {state:<8} {human_mb(on_disk):>9}  {_revision_shown(spec, ctx)}")
     ok = all(models.model_state(s, ctx.cache, ctx.root) == "cached" for s in chosen) if ids else True
     print(f"cache: {ctx.cache} (hardware class {ctx.hw_class})")
+    last = model_integrity.read_last_verify(ctx.cache)
+    print(f"last full verify: {last['verified_at']} ({last['files']} files, {last['failures']} failed)" if last else
+          "last full verify: never (./cache-models.sh --verify hashes every file)")
     for workflow in status_workflows(ctx, ids):
         problems = models.workflow_problems(workflow, ctx.values, ctx.cache, ctx.root)
         print(f"workflow {workflow}: {'ready offline' if not problems else 'NOT ready'}")
@@ -443,9 +447,18 @@ def cmd_verify(ctx: Context, ids: Sequence[str]) -> int:
         for entry in manifest["files"]:
             path = models.manifest_file_path(ctx.cache, manifest, entry)
             checked += 1
-            if not path.is_file() or sha256_file(path) != entry["sha256"]:
+            if not path.is_file() or sha256_file(path) != entry.get("sha256"):
                 bad.append((entry, path))
+        if not bad and manifest.get("adopted_from") and not manifest.get("hub_verified"):
+            hub_says = hub_check(spec, ctx, manifest)
+            if hub_says is None:
+                say(f"adopted: {spec.id}: intact, but not hub-verified (the hub could not be reached); run --verify online")
+            elif hub_says:
+                manifest["hub_verified"] = True
+            else:
+                bad = [(e, models.manifest_file_path(ctx.cache, manifest, e)) for e in manifest["files"]]
         if not bad:
+            record_verified(ctx.cache, model_id, manifest)
             say(f"ok: {spec.id} ({len(manifest['files'])} files)")
             continue
         for entry, path in bad:
@@ -461,8 +474,283 @@ def cmd_verify(ctx: Context, ids: Sequence[str]) -> int:
         except FetchError as exc:
             failures.append(str(exc))
     say(f"verified {checked} files of {len(chosen)} models")
+    if not ids:  # a full verify: remembered, and shown by --status
+        model_integrity.write_last_verify(ctx.cache, chosen, checked, len(failures))
     for line in failures:
         say(f"  failed: {line}")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def hub_check(spec: models.ModelSpec, ctx: Context, manifest: dict) -> bool | None:
+    """Whether an adopted model's files are the hub's at its commit (LFS sha256 / git blob id); None offline."""
+    hub, errors = _hub()
+    import requests
+
+    try:
+        info = hub.HfApi(token=ctx.token).model_info(spec.repo, revision=manifest["commit"], files_metadata=True,
+                                                     token=ctx.token)
+    except (errors.HfHubHTTPError, requests.RequestException, OSError):
+        return None
+    siblings = {s.rfilename: s for s in info.siblings or []}
+    for entry in manifest["files"]:
+        sibling = siblings.get(entry["path"])
+        if sibling is None:
+            return False
+        path = models.manifest_file_path(ctx.cache, manifest, entry)
+        if sibling.lfs is not None:
+            if sibling.lfs.sha256 != entry["sha256"]:
+                return False
+        elif sibling.blob_id and git_blob_sha1(path) != sibling.blob_id:
+            return False
+    return True
+
+
+def record_verified(cache: Path, model_id: str, manifest: dict) -> None:
+    """After every file hashed right: record their size and time now (a touched but intact file is
+    accepted again by the stages) and when the model was last verified."""
+    for entry in manifest["files"]:
+        entry.update(model_integrity.file_record(models.manifest_file_path(cache, manifest, entry)))
+    manifest["verified_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    atomic_write_text(models.manifest_path(cache, model_id), json.dumps(manifest, indent=2) + "\n")
+
+
+# ---- carrying the cache: --export, --import, --adopt ----------------------------------------
+EXPORT_INDEX = "EXPORT.json"
+EXPORT_KIND = "model-cache-export"
+
+
+class CarryError(Exception):
+    """An export, import or adoption that cannot be done; one line for the user (exit 1)."""
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _model_files(ctx: Context, manifest: dict) -> list[tuple[dict, Path]]:
+    return [(entry, models.manifest_file_path(ctx.cache, manifest, entry)) for entry in manifest["files"]]
+
+
+def _safe_member(name: str) -> bool:
+    parts = Path(name).parts
+    return bool(parts) and not Path(name).is_absolute() and ".." not in parts and "\\" not in name
+
+
+def _archive_name(manifest: dict, entry: Mapping) -> str:
+    """Where a model file lies inside an export: its place in the cache, relative to the cache."""
+    if manifest.get("source") == "hf":
+        return (Path("huggingface") / "hub" / ("models--" + manifest["repo"].replace("/", "--")) / "snapshots"
+                / manifest["commit"] / entry["path"]).as_posix()
+    return str(entry["path"])
+
+
+def cmd_export(ctx: Context, ids: Sequence[str], archive: Path) -> int:
+    """Write the selected cached models (every cached one when none is selected) with their records and hashes."""
+    import io
+    import tarfile
+
+    registry = ctx.registry
+    chosen = list(ids) or [i for i in registry if models.read_manifest(ctx.cache, i) is not None]
+    exported, skipped = [], []
+    for model_id in chosen:
+        spec = registry.get(model_id)
+        manifest = models.read_manifest(ctx.cache, model_id)
+        if spec is not None and spec.source == "package":
+            skipped.append(f"{model_id} (comes with the {spec.environment} environment)")
+            continue
+        if manifest is None or not models.manifest_complete(ctx.cache, manifest):
+            raise CarryError(f"{model_id} is not cached here, so it cannot be exported: "
+                             f"{models.fix_for(spec, ctx.root, ctx.values) if spec else 'see ./cache-models.sh --list'}")
+        exported.append(manifest)
+    if not exported:
+        raise CarryError("no cached model to export (fetch some first: ./cache-models.sh --all)")
+    archive = archive.expanduser().absolute()
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    tmp = archive.with_name(f".{archive.name}.tmp-{os.getpid()}")
+    total = 0
+    try:
+        with tarfile.open(tmp, "w", dereference=True, format=tarfile.PAX_FORMAT) as tar:
+            records = []
+            for manifest in exported:
+                record = dict(manifest, files=[])
+                for entry, path in _model_files(ctx, manifest):
+                    sha = sha256_file(path)  # hashed now: the archive carries what is on disk, checked
+                    if entry.get("sha256") and entry["sha256"] != sha:
+                        raise CarryError(f"{manifest['id']}: {entry['path']} does not match its recorded sha256: "
+                                         f"{model_integrity.VERIFY_FIX} first; nothing was exported")
+                    record["files"].append(dict(entry, sha256=sha, size=path.stat().st_size))
+                    tar.add(path, arcname=_archive_name(manifest, entry), recursive=False)
+                    total += path.stat().st_size
+                records.append(record)
+            index = json.dumps({"kind": EXPORT_KIND, "schema": 1, "created_at": _now(), "models": records},
+                               indent=2).encode()
+            info = tarfile.TarInfo(EXPORT_INDEX)
+            info.size, info.mtime = len(index), int(time.time())
+            tar.addfile(info, io.BytesIO(index))
+        os.replace(tmp, archive)
+    finally:
+        tmp.unlink(missing_ok=True)
+    for line in skipped:
+        say(f"not exported: {line}")
+    say(f"exported {len(exported)} models ({human_mb(total / 2**20)}) to {archive}: "
+        f"{', '.join(m['id'] for m in exported)}; on the other machine: ./cache-models.sh --import {archive.name}")
+    return EXIT_OK
+
+
+def _read_index(tar, archive: Path) -> list[dict]:
+    try:
+        member = tar.getmember(EXPORT_INDEX)
+        data = json.loads(tar.extractfile(member).read())
+    except (KeyError, AttributeError, ValueError):
+        raise CarryError(f"{archive}: not a model export of cache-models.sh (no readable {EXPORT_INDEX}); "
+                         "nothing was imported") from None
+    if not isinstance(data, dict) or data.get("kind") != EXPORT_KIND or not isinstance(data.get("models"), list):
+        raise CarryError(f"{archive}: not a model export of cache-models.sh ({EXPORT_INDEX} of another kind); "
+                         "nothing was imported")
+    return data["models"]
+
+
+def cmd_import(ctx: Context, archive: Path) -> int:
+    """Check every file of an export against its sha256, then install its models; all or nothing."""
+    import tarfile
+
+    archive = archive.expanduser()
+    if not archive.is_file():
+        raise CarryError(f"{archive}: no such file")
+    staging = ctx.cache / f".import-{os.getpid()}"
+    try:
+        try:
+            tar = tarfile.open(archive, "r:*")  # noqa: SIM115 - entered just below, after the error check
+        except (tarfile.TarError, OSError) as exc:
+            raise CarryError(f"{archive}: not a readable tar archive ({exc}); nothing was imported") from None
+        with tar:
+            records = _read_index(tar, archive)
+            expected: dict[str, tuple[str, int]] = {}
+            for record in records:
+                if not isinstance(record, dict) or record.get("source") not in ("hf", "url") or not record.get("id"):
+                    raise CarryError(f"{archive}: a model record of an unknown shape; nothing was imported")
+                if record["source"] == "hf" and not (is_commit_hash(str(record.get("commit", "")))
+                                                     and "/" in str(record.get("repo", ""))):
+                    raise CarryError(f"{archive}: {record['id']} has no repository and commit; nothing was imported")
+                for entry in record.get("files") or []:
+                    name = _archive_name(record, entry)
+                    if not _safe_member(name) or not (_safe_member(entry["path"])):
+                        raise CarryError(f"{archive}: {record['id']} names a file outside the cache ({entry['path']}); "
+                                         "refused, nothing was imported")
+                    expected[name] = (str(entry["sha256"]), int(entry["size"]))
+            seen: set[str] = set()
+            for member in tar:
+                if member.name == EXPORT_INDEX:
+                    continue
+                if member.name not in expected or not member.isfile():
+                    raise CarryError(f"{archive}: holds {member.name}, which no model record lists: not an export "
+                                     "of cache-models.sh, or tampered with; nothing was imported")
+                sha, size = expected[member.name]
+                target = staging / member.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                digest = hashlib.sha256()
+                with tar.extractfile(member) as src, open(target, "wb") as dst:
+                    for block in iter(lambda: src.read(CHUNK), b""):
+                        digest.update(block)
+                        dst.write(block)
+                if digest.hexdigest() != sha or target.stat().st_size != size:
+                    raise CarryError(f"{archive}: {member.name} does not match its sha256: the archive is damaged; "
+                                     "nothing was imported (export it again)")
+                seen.add(member.name)
+            missing = sorted(set(expected) - seen)
+            if missing:
+                raise CarryError(f"{archive}: {missing[0]} is listed but not in the archive (truncated?); "
+                                 "nothing was imported")
+        for record in records:  # everything checked: install, each model's record last
+            _install(ctx, staging, record, archive)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    say(f"imported {len(records)} models into {ctx.cache}: {', '.join(r['id'] for r in records)} "
+        "(every file's sha256 checked)")
+    return EXIT_OK
+
+
+def _install(ctx: Context, staging: Path, record: dict, origin: Path) -> None:
+    files = []
+    for entry in record["files"]:
+        name = _archive_name(record, entry)
+        target = ctx.cache / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        os.replace(staging / name, target)
+        files.append(dict(entry, **model_integrity.file_record(target)))
+    if record["source"] == "hf":
+        atomic_write_text(models.repo_dir(ctx.cache, record["repo"]) / "refs" / "main", record["commit"])
+    manifest = dict(record, files=files, imported_from=str(origin.name), imported_at=_now())
+    atomic_write_text(models.manifest_path(ctx.cache, record["id"]), json.dumps(manifest, indent=2) + "\n")
+
+
+def user_hub_cache(environ: Mapping[str, str]) -> Path:
+    """The user's own Hugging Face hub cache: ADOPT_FROM (cache-models.sh sets it from the user's HF_HUB_CACHE
+    or HF_HOME before the environment manager replaces them), else ~/.cache/huggingface/hub."""
+    if environ.get("ADOPT_FROM"):
+        return Path(environ["ADOPT_FROM"]).expanduser()
+    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface" / "hub"
+
+
+def cmd_adopt(ctx: Context, ids: Sequence[str], source: Path) -> int:
+    """Take models already in the user's HF cache: files copied (hard-linked where possible) and hashed here."""
+    from fnmatch import fnmatch
+
+    registry = ctx.registry
+    chosen = list(ids) or [i for i, s in registry.items() if s.source == "hf"]
+    adopted, failures = [], []
+    for model_id in chosen:
+        spec = registry[model_id]
+        if spec.source != "hf":
+            failures.append(f"{model_id}: only Hugging Face models can be adopted")
+            continue
+        if models.model_state(spec, ctx.cache, ctx.root) == "cached":
+            say(f"cached: {model_id} (skipped)")
+            continue
+        repo = source / ("models--" + spec.repo.replace("/", "--"))
+        commit = spec.revision if is_commit_hash(spec.revision) else ""
+        if not commit and (repo / "refs" / spec.revision).is_file():
+            commit = (repo / "refs" / spec.revision).read_text(encoding="utf-8").strip()
+        snap = repo / "snapshots" / commit if commit else None
+        if snap is None or not snap.is_dir():
+            if ids:
+                failures.append(f"{model_id}: {spec.repo}@{spec.revision} is not in {source}")
+            continue
+        patterns = list(spec.allow_patterns)
+        found = sorted(p for p in snap.rglob("*") if p.is_file()
+                       and (not patterns or any(fnmatch(p.relative_to(snap).as_posix(), pat) for pat in patterns)))
+        if not found:
+            failures.append(f"{model_id}: {snap} holds no file the registry selects")
+            continue
+        target_snap = models.repo_dir(ctx.cache, spec.repo) / "snapshots" / commit
+        files = []
+        for path in found:
+            rel = path.relative_to(snap).as_posix()
+            target = target_snap / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            real = path.resolve()
+            try:
+                os.link(real, target)
+            except OSError:
+                shutil.copy2(real, target)
+            files.append({"path": rel, "sha256": sha256_file(target), **model_integrity.file_record(target)})
+        atomic_write_text(models.repo_dir(ctx.cache, spec.repo) / "refs" / "main", commit)
+        manifest = {"schema": 1, "id": spec.id, "source": "hf", "repo": spec.repo, "revision": spec.revision,
+                    "commit": commit, "files": files, "adopted_from": str(source), "adopted_at": _now(),
+                    "hub_verified": False}
+        atomic_write_text(models.manifest_path(ctx.cache, spec.id), json.dumps(manifest, indent=2) + "\n")
+        total = sum(f["size"] for f in files) / 2**20
+        say(f"adopted {spec.id} ({human_mb(total)}, {commit[:12]}) from {source}: hashed here, not hub-verified "
+            "until an online ./cache-models.sh --verify")
+        adopted.append(spec.id)
+    for line in failures:
+        say(f"  failed: {line}")
+    if not adopted and not failures:
+        say(f"nothing to adopt from {source}")
     return EXIT_FAILED if failures else EXIT_OK
 
 
@@ -510,6 +798,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--status", action="store_true", help="what is cached; which workflows are ready offline")
     mode.add_argument("--verify", action="store_true", help="re-hash cached files, re-fetch corrupt ones")
     mode.add_argument("--dry-run", action="store_true", help="what would be fetched and the total size")
+    mode.add_argument("--export", type=Path, metavar="FILE.tar",
+                      help="write the selected cached models (default: every one) with records and hashes to FILE.tar")
+    mode.add_argument("--import", dest="import_", type=Path, metavar="FILE.tar",
+                      help="check every file of an export against its sha256, then install it (all or nothing)")
+    mode.add_argument("--adopt", action="store_true",
+                      help="take the selected models (default: any) from your own Hugging Face cache (ADOPT_FROM)")
     parser.add_argument("--token", default=None, help="Hugging Face token (default: HF_TOKEN)")
     parser.add_argument("--cache-dir", default=None, help="model cache (default: MODEL_CACHE_DIR or .cache/)")
     parser.add_argument("--registry", default=None, help="another models.toml (default: MODELS_TOML or config/models.toml)")
@@ -535,6 +829,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_status(ctx, ids)
         if args.verify:
             return cmd_verify(ctx, ids)
+        if args.export:
+            return cmd_export(ctx, ids, args.export)
+        if args.import_:
+            return cmd_import(ctx, args.import_)
+        if args.adopt:
+            return cmd_adopt(ctx, ids, user_hub_cache(os.environ))
         if not ids and args.ct2 and not args.dry_run:
             return cmd_ct2(ctx, [s.id for s in nllb_models(ctx, ids) if models.model_state(s, ctx.cache, ctx.root) == "cached"])
         if not ids:
@@ -549,6 +849,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, models.RegistryError) as exc:
         print(f"cache-models: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except CarryError as exc:
+        say(f"error: {exc}")
+        return EXIT_FAILED
     except BrokenPipeError:  # output piped into head: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -577,6 +577,11 @@ def resolve(model_id: str, cache: Path, root: Path) -> Path:
             raise ModelNotCached(spec.id, fix_for(spec, root))
         return path
     manifest = read_manifest(cache, spec.id)
+    if manifest is not None and isinstance(manifest.get("files"), list):
+        from shared import model_integrity  # size and time against the completion record: ModelChanged
+
+        model_integrity.check_manifest(spec.id, [(manifest_file_path(cache, manifest, e), e) for e in manifest["files"]
+                                                 if isinstance(e, dict) and "path" in e])
     if manifest is None or not manifest_complete(cache, manifest):
         raise ModelNotCached(spec.id, fix_for(spec, root))
     if spec.source == "hf":

@@ -21,7 +21,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings
+from shared import job, model_integrity, settings
 from shared import stage as skeleton
 from shared.schema import SchemaError, check_kind
 from shared.speech import align as align_mod
@@ -102,7 +102,8 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
                       device=device) as run:
         run.audio_seconds = meta.duration
         if aligner is not None and transcript["segments"]:
-            aligner.load()
+            with model_integrity.loading(model_id or "", path):
+                aligner.load()
         segments, counts = align_mod.align_segments(transcript["segments"], aligner, audio, regions, method)
         aligned = {**transcript, "kind": "aligned", "segments": segments}
         run.details = counts

@@ -21,7 +21,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings
+from shared import job, model_integrity, settings
 from shared import stage as skeleton
 from shared.schema import SCHEMA_VERSION, SchemaError, check_kind
 from shared.speech import asr as asr_mod
@@ -137,7 +137,8 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
                       device=parameters["device"]) as run:
         run.audio_seconds = meta.duration
         if chunks:
-            decoder.load()
+            with model_integrity.loading(model_id, model_path):
+                decoder.load()
         result = decoder.transcribe(audio, chunks)
         if result.language == "und" and len(spec.languages) == 1 and spec.languages[0] != "*":
             result.language = spec.languages[0]  # no speech to detect on; the model knows one language

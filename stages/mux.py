@@ -32,7 +32,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, media, settings
+from shared import job, media, no_speech, settings
 from shared import stage as skeleton
 from shared.schema import SchemaError, check_kind
 
@@ -61,7 +61,11 @@ def track_language(track: dict[str, Any]) -> str:
 
 
 def read_tracks(path: Path, container: str) -> list[dict[str, Any]]:
-    """The tracks of tracks.json, each with the resolved ``file`` this container will carry."""
+    """The tracks of tracks.json with cues, each with the resolved ``file`` this container will carry.
+
+    Tracks the subtitle stage wrote without a cue (no speech) are left out: the list is
+    empty when the input had no speech at all.
+    """
     try:
         data = check_kind(json.loads(path.read_text(encoding="utf-8")), "subtitles", str(path))
     except (OSError, json.JSONDecodeError, SchemaError) as exc:
@@ -78,6 +82,10 @@ def read_tracks(path: Path, container: str) -> list[dict[str, Any]]:
             raise click.BadParameter(f"{where}: a bilingual track needs languages [source, target]", param_hint="TRACKS")
         if track["role"] != "bilingual" and not track.get("language"):
             raise click.BadParameter(f"{where}: has no language", param_hint="TRACKS")
+        if no_speech.track_is_empty(track, path.parent):
+            # ffmpeg refuses an empty SRT, and a blank stream would only confuse players
+            log.info("%s has no cues: not muxed", track_title(track))
+            continue
         files = track.get("files") or {}
         fmt = next((f for f in CONTAINER_FORMATS[container] if f in files), None)
         if fmt is None:
@@ -214,6 +222,8 @@ def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | 
         raise click.BadParameter("the input has no video to burn subtitles into; leave BURN=0 for audio", param_hint="BURN")
     if not facts["has_video"]:
         log.info("audio-only input: writing the subtitle tracks into %s", output.name)
+    if not tracks:
+        log.info("%s (%s is a copy with the original streams only)", no_speech.message(source.name), output.name)
 
     outputs = [output] + ([burn_output] if burn_output else [])
     for path in outputs:
@@ -223,6 +233,8 @@ def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | 
                              for t in tracks]}
     with job.StageRun("mux", job_dir, [str(source), str(tracks_json)], [str(p) for p in outputs], parameters) as run:
         run.audio_seconds = float(facts["clip_end"]) - float(facts["clip_start"])
+        if not tracks:
+            run.details.update(no_speech=True, subtitle_tracks=0, message=no_speech.message(source.name))
         with job.atomic_path(output) as tmp:
             try:
                 lead_in = soft_mux(facts, tracks, tmp, container)
@@ -231,7 +243,10 @@ def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | 
                     run.details["lead_in"] = lead_in
             except media.MediaError as exc:
                 raise click.ClickException(str(exc)) from None
-            if burn_output is not None:
+            if burn_output is not None and not tracks:  # nothing to burn in: the same copy
+                with job.atomic_path(burn_output) as burn_tmp:
+                    soft_mux(facts, tracks, burn_tmp, container)
+            elif burn_output is not None:
                 burn_track = tracks[default_track(tracks)]
                 run.details["burned"] = track_title(burn_track)
                 with job.atomic_path(burn_output) as burn_tmp:

@@ -21,7 +21,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job
+from shared import job, model_integrity
 from shared import stage as skeleton
 from shared.speech import separate as sep_mod
 from shared.speech import stage as speech_stage
@@ -85,7 +85,8 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
 
         if device == "cpu" and os.environ.get("THREADS"):
             torch.set_num_threads(max(1, int(os.environ["THREADS"])))
-        model = sep_mod.load_model(model_id, path)
+        with model_integrity.loading(model_id, path or "demucs' own test model"):
+            model = sep_mod.load_model(model_id, path)
         facts = sep_mod.separate_vocals(model, audio, output, window=window, device="cuda" if device == "cuda" else
                                         ("mps" if device == "mps" else "cpu"))
         run.details = {"pass_through": False, **facts}

@@ -18,7 +18,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings
+from shared import job, model_integrity, settings
 from shared import stage as skeleton
 from shared.speech import stage as speech_stage
 from shared.speech import vad as vad_mod
@@ -64,7 +64,8 @@ def main(audio: Path, output: Path, job_dir: Path | None, backend: str, device: 
     name = vad_mod.choose_backend(backend, device)
     detector = vad_mod.VAD_BACKENDS[name](opts, device=device)
     try:
-        detector.load()
+        with model_integrity.loading(detector.model_id, getattr(detector, "model_path", None) or "its package"):
+            detector.load()
     except speech_stage.ModelMissing as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared import model_integrity
 from shared.languages import Language
 from shared.translation.backends.base import TranslateOptions, Translator
 from shared.translation.backends.llm import LlmSettings
@@ -55,6 +56,7 @@ class ModelLoader:
 
             path = self.models.resolve(model_id, self.cache, self.root)
             converted = ct2.converted_path(self.cache, model_id) if backend == "nllb" and self.options.ct2 != "off" else None
-            self.loaded[model_id] = load_nmt(backend, model_id, path, self.options, ct2_path=converted)
+            with model_integrity.loading(model_id, converted or path):
+                self.loaded[model_id] = load_nmt(backend, model_id, path, self.options, ct2_path=converted)
             self.engines[model_id] = self.loaded[model_id].engine
         return self.loaded[model_id]

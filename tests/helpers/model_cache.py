@@ -7,6 +7,7 @@ A model counts as cached when ``<cache>/manifests/<id>.json`` lists its snapshot
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -22,7 +23,8 @@ def mark_cached(cache: Path, model_id: str, repo: str, commit: str) -> Path:
     refs = snap.parents[1] / "refs"
     refs.mkdir(parents=True, exist_ok=True)
     (refs / "main").write_text(commit, encoding="utf-8")
-    files = [{"path": p.relative_to(snap).as_posix(), "size": p.stat().st_size} for p in sorted(snap.rglob("*")) if p.is_file()]
+    files = [{"path": p.relative_to(snap).as_posix(), "size": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns,
+              "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in sorted(snap.rglob("*")) if p.is_file()]
     manifest = {"id": model_id, "source": "hf", "repo": repo, "revision": commit, "commit": commit, "files": files}
     (Path(cache) / "manifests").mkdir(parents=True, exist_ok=True)
     (Path(cache) / "manifests" / f"{model_id}.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")

@@ -64,9 +64,11 @@ def test_plan_writes_the_list_and_clears_old_results(tmp_path: Path) -> None:
 
 def test_report_table_and_exit_code(tmp_path: Path) -> None:
     root = tmp_path / "in"
-    for name in ("a.mp4", "b.mkv", "c.wav"):
+    for name in ("a.mp4", "b.mkv", "c.wav", "d.wav"):
         touch(root / name)
     state, files = batch.plan(str(root), "subtitle", {"OUT_DIR": str(tmp_path / "out")})
+    (state / "results" / "4.json").write_text(json.dumps({"index": 4, "file": str(files[3]), "status": "ok", "seconds": 3.0,
+                                                          "media_seconds": 12.0, "real_time_factor": 0.25, "no_speech": True}))
     (state / "results" / "1.json").write_text(json.dumps({"index": 1, "file": str(files[0]), "status": "ok", "seconds": 12.0,
                                                           "media_seconds": 60.0, "real_time_factor": 0.2}))
     (state / "results" / "2.json").write_text(json.dumps({"index": 2, "file": str(files[1]), "status": "failed", "seconds": 1.0,
@@ -76,10 +78,11 @@ def test_report_table_and_exit_code(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["file", "status", "length", "time", "RTF"]
+    assert lines[0].split() == ["file", "status", "no", "speech", "length", "time", "RTF"]
     assert lines[2].split() == ["a.mp4", "ok", "1:00.0", "12.0", "s", "0.200"]
     assert lines[3].split()[:2] == ["b.mkv", "failed"] and lines[4].split()[:3] == ["c.wav", "not", "run"]
-    assert "1 of 3 succeeded, 2 failed" in proc.stdout and "b.mkv: Error: not a media file (log: /x/2.log)" in proc.stdout
+    assert lines[5].split() == ["d.wav", "ok", "yes", "12.0", "s", "3.0", "s", "0.250"]  # no speech: done, said so
+    assert "2 of 4 succeeded (1 with no speech), 2 failed" in proc.stdout and "b.mkv: Error: not a media file (log: /x/2.log)" in proc.stdout
 
 
 def test_failure_reason_is_the_last_error_line() -> None:

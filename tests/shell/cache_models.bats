@@ -77,6 +77,21 @@ parse() {
   [[ $output == *"cache=/abs/dir"* ]]
 }
 
+@test "--export and --import take a FILE.tar made absolute; --adopt is a mode of its own" {
+  cd "$BATS_TEST_TMPDIR"
+  run parse --export "for laptop.tar" --nllb
+  [ "$status" -eq 0 ]
+  [[ $output == *"py=--export $BATS_TEST_TMPDIR/for laptop.tar --nllb"* ]]
+  run parse --import=/media/usb/models.tar
+  [[ $output == *"py=--import /media/usb/models.tar"* ]]
+  run "$SCRIPT" --export
+  [ "$status" -eq 2 ]
+  [[ $output == *"--export needs a FILE.tar"* ]]
+  run "$SCRIPT" --adopt --import x.tar
+  [ "$status" -eq 2 ]
+  [[ $output == *"choose one of"* ]]
+}
+
 @test "without the common environment it says to run ./bootstrap.sh and exits 1" {
   local copy="$BATS_TEST_TMPDIR/repo copy"
   mkdir -p "$copy"
