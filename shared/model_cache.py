@@ -687,11 +687,8 @@ def _install(ctx: Context, staging: Path, record: dict, origin: Path) -> None:
 
 
 def user_hub_cache(environ: Mapping[str, str]) -> Path:
-    """The user's own Hugging Face hub cache: ADOPT_FROM (cache-models.sh sets it from the user's HF_HUB_CACHE
-    or HF_HOME before the environment manager replaces them), else ~/.cache/huggingface/hub."""
-    if environ.get("ADOPT_FROM"):
-        return Path(environ["ADOPT_FROM"]).expanduser()
-    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface" / "hub"
+    """The user's own Hugging Face hub cache (the policy decides where it is)."""
+    return policy.user_hub_cache(environ)
 
 
 def cmd_adopt(ctx: Context, ids: Sequence[str], source: Path) -> int:

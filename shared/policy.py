@@ -93,6 +93,16 @@ def cache_root(values: Mapping[str, str] | None = None, root: Path | str | None 
     return root / CACHE_DIR_NAME
 
 
+def user_hub_cache(values: Mapping[str, str] | None = None) -> Path:
+    """The user's OWN Hugging Face hub cache (not ours), where `cache-models.sh --adopt` looks:
+    ADOPT_FROM (cache-models.sh sets it from the user's HF_HUB_CACHE or HF_HOME before the
+    environment manager points those at our cache), else the hub's default location."""
+    values = os.environ if values is None else values
+    if values.get("ADOPT_FROM"):
+        return Path(values["ADOPT_FROM"]).expanduser()
+    return Path(values.get("XDG_CACHE_HOME") or Path.home() / CACHE_DIR_NAME) / "huggingface" / "hub"
+
+
 # ---- hardware ------------------------------------------------------------------------
 def hardware_profile(root: Path = REPO_ROOT) -> dict:
     """config/hardware_cache.json as bootstrap wrote it ({} when absent or unreadable)."""

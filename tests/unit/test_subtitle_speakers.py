@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -98,7 +99,20 @@ def _fits_alone(words: list[TimedWord], sentence: list[int], rules: Rules) -> bo
     return chars <= rules.max_line_chars and seconds + rules.max_out_extend >= max(rules.min_duration, chars / rules.max_cps)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _no_room(cues, violation, fps: float, media_end: float) -> bool:
+    """True when the speech leaves no legal cue: a short cue between two other speakers' words whose
+    window (their speech, the minimum gaps and whole frames) is shorter than the minimum duration
+    ("Yes." with 0.25 s either side). The property holds only where the speech allows it."""
+    if violation.rule != "min_duration":
+        return False
+    n = violation.cue
+    before = cues[n - 1].speech_end if n > 0 else 0.0
+    after = cues[n + 1].speech_start if n + 1 < len(cues) else media_end
+    room = (math.floor(after * fps) - math.ceil(before * fps) - 2 * RULES.min_gap_frames) / fps
+    return room < RULES.min_duration
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(conversation(), st.sampled_from([24.0, 25.0, 30000 / 1001]))
 def test_no_word_lost_every_rule_kept_and_a_sentence_that_fits_is_never_split(data, fps) -> None:
     words, media_end = data
@@ -108,7 +122,7 @@ def test_no_word_lost_every_rule_kept_and_a_sentence_that_fits_is_never_split(da
         shown = " ".join(line.removeprefix(DASH) for line in cue.lines).split()
         assert shown == [words[i].text for i in cue.words]
     checked = as_check(cues)
-    assert check_cues(checked, RULES, fps, resolution=1e-6) == []
+    assert [v for v in check_cues(checked, RULES, fps, resolution=1e-6) if not _no_room(cues, v, fps, media_end)] == []
     assert check_sync(checked, [(c.speech_start, c.speech_end) for c in cues], RULES, 1e-6) == []
     assert check_speakers(checked, [[words[i].speaker for i in c.words] for c in cues]) == []
     cue_of = {i: n for n, c in enumerate(cues) for i in c.words}
