@@ -148,14 +148,16 @@ def run_job(spec: Mapping[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     node_id = ray.get_runtime_context().get_node_id()
     host = socket.gethostname()
+    # the node's name (ray start --node-name; Ray's default is the node's IP address)
+    node = next((n.get("NodeName") for n in ray.nodes() if n.get("NodeID") == node_id), None) or host
     state = Path(spec["state"])
     index = spec["index"]
     running = state / "running" / f"{index}.json"
-    result: dict[str, Any] = {"node_id": node_id, "host": host, "exit_code": None, "seconds": None}
-    _write_json(running, {"node_id": node_id, "host": host, "since": time.time()})
+    result: dict[str, Any] = {"node": node, "node_id": node_id, "host": host, "exit_code": None, "seconds": None}
+    _write_json(running, {"node": node, "node_id": node_id, "host": host, "since": time.time()})
     try:
         repo = node_checkout(os.environ, spec["repo"])
-        problem = node_problem(repo, spec["commit"], host)
+        problem = node_problem(repo, spec["commit"], node)
         if problem:
             return dict(result, exit_code=3, setup_problem=problem, seconds=round(time.monotonic() - started, 3))
         env = {k: v for k, v in os.environ.items() if k not in spec["drop"]}
@@ -164,8 +166,8 @@ def run_job(spec: Mapping[str, Any]) -> dict[str, Any]:
         env.pop("DIR", None)
         log_path = state / "logs" / f"{index}.log"
         with open(log_path, "ab") as log:
-            log.write(f"==== {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} on {host} "
-                      f"(Ray node {node_id[:12]}): make {spec['verb']} in {repo}\n".encode())
+            log.write(f"==== {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} on node {node} ({host}, "
+                      f"Ray node {node_id[:12]}): make {spec['verb']} in {repo}\n".encode())
             log.flush()
             proc = subprocess.Popen(["make", "--no-print-directory", "-C", str(repo), spec["verb"], "DIR="], env=env,
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -235,15 +237,8 @@ def job_settings(environ: Mapping[str, str], root: Path = ROOT) -> dict[str, str
     return chosen
 
 
-def node_names() -> dict[str, str]:
-    """Ray node id -> the node's name (``ray start --node-name``; Ray's default is its IP address)."""
-    import ray
-
-    return {n["NodeID"]: n.get("NodeName") or n.get("NodeManagerAddress") or n["NodeID"][:12] for n in ray.nodes()}
-
-
-def record(state: Path, index: int, file: str, outcome: Mapping[str, Any] | None, error: str, out_dir: str,
-           names: Mapping[str, str], attempts: int = 1) -> dict[str, Any]:
+def record(state: Path, index: int, file: str, outcome: Mapping[str, Any] | None, error: str,
+           out_dir: str) -> dict[str, Any]:
     """Write results/<index>.json in shared.batch's form (plus node) for one finished task."""
     try:
         directory: Path | None = job.job_dir(file, out_dir)
@@ -252,8 +247,7 @@ def record(state: Path, index: int, file: str, outcome: Mapping[str, Any] | None
     log_path = state / "logs" / f"{index}.log"
     outcome = outcome or {}
     code = outcome.get("exit_code")
-    node_id = outcome.get("node_id")
-    node = names.get(node_id, outcome.get("host") or "-") if node_id else "-"
+    node = outcome.get("node") or "-"
     length = batch.media_seconds(directory) if directory else None
     seconds = outcome.get("seconds")
     if error:
@@ -340,7 +334,6 @@ def wait_all(state: Path, files: Sequence[str], refs: dict[Any, int], folder: st
     started = time.monotonic()
     pending = list(refs)
     finished: dict[int, dict[str, Any]] = {}
-    names = node_names()
     tty = sys.stderr.isatty()
     last_line, last_time = "", 0.0
 
@@ -371,9 +364,7 @@ def wait_all(state: Path, files: Sequence[str], refs: dict[Any, int], folder: st
                     error = f"the Ray task failed: {str(exc.cause).strip().splitlines()[-1] if exc.cause else exc}"
                 except RayError as exc:  # the node or worker died and Ray's retries ran out
                     error = f"Ray gave up: {str(exc).strip().splitlines()[0]}"
-                if outcome and outcome.get("node_id") not in names:
-                    names = node_names()
-                result = record(state, index, files[index - 1], outcome, error, out_dir, names)
+                result = record(state, index, files[index - 1], outcome, error, out_dir)
                 finished[index] = result
                 label = batch.display_name(files[index - 1], folder)
                 if tty:
