@@ -388,7 +388,7 @@ def wait_all(state: Path, files: Sequence[str], refs: dict[Any, int], folder: st
             _, pending = ray.wait(pending, num_returns=len(pending), timeout=1.0)
         for ref in pending:
             ray.cancel(ref, force=True)
-        print(batch.table(batch.results(state)))
+        print(batch.table(batch.results(state)), flush=True)
         return 130
     if tty:
         print(file=sys.stderr)

@@ -13,7 +13,9 @@ jobs only through the driver.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -189,6 +191,47 @@ def test_ray_batch_of_three_with_one_broken_file(ray_cluster: ray_nodes.RayClust
             stages = json.loads((Path(result["job_dir"]) / "manifest.json").read_text())["stages"]
             assert {"demux", "vad", "asr", "align", "subtitle", "mux"} <= set(stages)
     assert not list((state / "running").iterdir())
+
+
+@needs_ray
+def test_ctrl_c_cancels_the_rest_and_keeps_finished_jobs(ray_cluster: ray_nodes.RayCluster, speech: Path,
+                                                         tmp_path: Path) -> None:
+    folder = tmp_path / "films"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mkv", "c.mp4"):
+        pr.video_with_tracks(folder / name, [(speech, "eng", True)], SECONDS)
+    out = tmp_path / "out"
+    env = pr.clean_env(tmp_path / "cache")
+    # its own process group, like a terminal's foreground job: Ctrl-C reaches make and the driver
+    run = subprocess.Popen(ray_make(ray_cluster, folder, out, env), cwd=pr.REPO, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    finished = None
+    deadline = time.monotonic() + 600
+    while finished is None and time.monotonic() < deadline and run.poll() is None:
+        finished = next(iter(out.glob(".batch/subtitle-*/results/*.json")), None)
+        time.sleep(0.2)
+    assert finished is not None, "no job finished"
+    os.killpg(run.pid, signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode != 0
+    assert "cluster: interrupted: cancelling" in stderr, stderr
+    rows = table_rows(stdout)
+    done = json.loads(finished.read_text())
+    assert done["status"] == "ok"
+    statuses = {name: cells[0] for name, cells in rows.items()}
+    assert statuses[Path(done["file"]).name] == "ok" and "not run" in statuses.values(), stdout
+    # The finished job is intact; the stopped ones left no half-written file and no process.
+    assert list(job.job_dir(done["file"], str(out)).glob("*.subtitled.*"))
+    assert (job.job_dir(done["file"], str(out)) / "manifest.json").exists()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(pr.stage_pids(s, str(out)) for s in ("demux", "separate", "vad", "asr",
+                                                                                   "align", "subtitle", "mux")):
+        time.sleep(0.5)
+    for name in ("a.mp4", "b.mkv", "c.mp4"):
+        directory = job.job_dir(folder / name, str(out))
+        assert not (directory.exists() and pr.temporaries(directory)), name
+    for stage in ("demux", "separate", "vad", "asr", "align", "subtitle", "mux"):
+        assert pr.stage_pids(stage, str(out)) == [], stage
 
 
 @needs_ray
