@@ -64,11 +64,12 @@ def live_pids() -> dict[int, tuple[str, int, int]]:
 
 
 class RayCluster:
-    """A head node and a worker node, each with ``cpus`` CPUs, no GPU and a resource named after it."""
+    """A head node and (``workers=1``) a worker node, each with ``cpus`` CPUs, no GPU and a resource named after it."""
 
-    def __init__(self, env: Mapping[str, str], cpus: int = 1) -> None:
+    def __init__(self, env: Mapping[str, str], cpus: int = 1, workers: int = 1) -> None:
         self.env = dict(env, **FAST_HEALTH_CHECKS)
         self.cpus = cpus
+        self.workers = workers
         self.temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must stay short
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -88,7 +89,8 @@ class RayCluster:
         try:
             self._start("head", "--head", f"--port={self.port}", f"--temp-dir={self.temp}", "--include-dashboard=false",
                         f"--dashboard-port={free_port()}")
-            self._start("worker", f"--address={self.address}")
+            for n in range(self.workers):
+                self._start("worker" if n == 0 else f"worker{n + 1}", f"--address={self.address}")
         except BaseException:
             self.stop()
             raise
