@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -154,7 +155,12 @@ def run_job(spec: Mapping[str, Any]) -> dict[str, Any]:
     index = spec["index"]
     running = state / "running" / f"{index}.json"
     result: dict[str, Any] = {"node": node, "node_id": node_id, "host": host, "exit_code": None, "seconds": None}
-    _write_json(running, {"node": node, "node_id": node_id, "host": host, "since": time.time()})
+    try:
+        _write_json(running, {"node": node, "node_id": node_id, "host": host, "since": time.time()})
+    except OSError as exc:
+        return dict(result, exit_code=3, setup_problem=(
+            f"node {node}: cannot write the batch's state folder {state} ({exc.strerror or exc}): OUT_DIR must be on "
+            "storage every node sees at the same path"))
     try:
         repo = node_checkout(os.environ, spec["repo"])
         problem = node_problem(repo, spec["commit"], node)
@@ -309,8 +315,8 @@ def run(state: Path, verb: str, environ: Mapping[str, str]) -> int:
         if __name__ != "__main__":  # imported (tests): ship this module's task by value all the same
             ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
         task = ray.remote(run_job)
-        for sub in ("running",):
-            (state / sub).mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(state / "running", ignore_errors=True)  # marks of an earlier run that was killed
+        (state / "running").mkdir(parents=True)
         commit = git_commit(ROOT)
         drop = sorted(set(MAKE_VARIABLES) | set(DRIVER_SETTINGS))
         where = f"Ray at {address}" if address else "a local Ray"
@@ -409,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ClusterError, batch.BatchError, job.JobError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before any job was submitted
+        print("\ncluster: interrupted before the batch started", file=sys.stderr)
+        return 130
     except ModuleNotFoundError as exc:
         if exc.name == "ray":
             print("error: ray is not installed here: run the driver from .venvs/cluster (./bootstrap.sh --envs cluster)",
