@@ -69,7 +69,7 @@ main() {
 import json, sys, time
 from pathlib import Path
 
-from tests.helpers.ray_nodes import RayCluster
+from tests.helpers.ray_nodes import RAY_ENV, RayCluster
 from tests.integration import pipeline_runs as pr
 
 work, clips, seconds, cpus, model = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
@@ -80,7 +80,7 @@ wav = work / "speech.wav"
 pr.speech_track(wav, seconds)
 for n in range(clips):
     pr.video_with_tracks(folder / f"clip{n + 1}.mp4", [(wav, "eng", True)], seconds)
-env = pr.clean_env(work / "cache", ASR_MODEL=model)
+env = pr.clean_env(work / "cache", ASR_MODEL=model, **RAY_ENV)
 settings = ["DEVICE=cpu", "COMPUTE_TYPE=int8", "SEPARATE=off", "VAD=silero", "TGT=", "THREADS=1", "RAY_CPUS_PER_JOB=1"]
 rates = {1: [], 2: []}
 for round_ in range(1, repeats + 1):

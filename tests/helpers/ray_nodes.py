@@ -24,10 +24,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 RAY = REPO / ".venvs" / "cluster" / "bin" / "ray"
-# Notice a dead node within seconds, not Ray's default half a minute.
+# For the nodes and the driver alike. Ray 2.60 turns token authentication on for any process
+# that finds ~/.ray/auth_token (a local `ray.init()` writes one): say explicitly that this
+# throwaway cluster on 127.0.0.1 has none, so a token in the user's home cannot split it.
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+# Notice a dead node within seconds, not Ray's default tens of seconds.
 FAST_HEALTH_CHECKS = {"RAY_health_check_initial_delay_ms": "1000", "RAY_health_check_period_ms": "1000",
-                      "RAY_health_check_timeout_ms": "1000", "RAY_health_check_failure_threshold": "3",
-                      "RAY_USAGE_STATS_ENABLED": "0"}
+                      "RAY_health_check_timeout_ms": "1000", "RAY_health_check_failure_threshold": "3", **RAY_ENV}
 
 
 def free_port() -> int:

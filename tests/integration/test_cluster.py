@@ -167,7 +167,7 @@ def test_ray_batch_of_three_with_one_broken_file(ray_cluster: ray_nodes.RayClust
     pr.video_with_tracks(folder / "part 2" / "second $two ü.mkv", [(speech, "eng", True)], SECONDS)
     (folder / "broken.mkv").write_text("this is not a video")
     out = tmp_path / "out"
-    env = pr.clean_env(tmp_path / "cache")
+    env = pr.clean_env(tmp_path / "cache", **ray_nodes.RAY_ENV)
     done = subprocess.run(ray_make(ray_cluster, folder, out, env), cwd=pr.REPO, env=env, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode != 0, done.stdout + done.stderr  # one file failed: the batch fails, as locally
@@ -201,7 +201,7 @@ def test_ctrl_c_cancels_the_rest_and_keeps_finished_jobs(ray_cluster: ray_nodes.
     for name in ("a.mp4", "b.mkv", "c.mp4"):
         pr.video_with_tracks(folder / name, [(speech, "eng", True)], SECONDS)
     out = tmp_path / "out"
-    env = pr.clean_env(tmp_path / "cache")
+    env = pr.clean_env(tmp_path / "cache", **ray_nodes.RAY_ENV)
     # its own process group, like a terminal's foreground job: Ctrl-C reaches make and the driver
     run = subprocess.Popen(ray_make(ray_cluster, folder, out, env), cwd=pr.REPO, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -240,7 +240,7 @@ def test_losing_the_worker_node_mid_batch(ray_cluster: ray_nodes.RayCluster, spe
     folder.mkdir()
     for name in ("a.mp4", "b.mkv"):
         pr.video_with_tracks(folder / name, [(speech, "eng", True)], SECONDS)
-    env = pr.clean_env(tmp_path / "cache")
+    env = pr.clean_env(tmp_path / "cache", **ray_nodes.RAY_ENV)
     local = pr.make("-j2", "subtitle", f"DIR={folder}", f"OUT_DIR={tmp_path / 'local'}", env=env, timeout=900)
     assert local.returncode == 0, local.stdout + local.stderr
 
