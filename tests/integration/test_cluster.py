@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import batch, cluster, job
+from shared import batch, cluster, gpu_lock, job
 from tests.helpers import ray_nodes
 from tests.integration import pipeline_runs as pr
 
@@ -93,6 +93,15 @@ def test_progress_line_and_the_node_column() -> None:
     assert lines[2].split() == ["a.mkv", "ok", "1:00.0", "30.0", "s", "0.500", "gpu-2"]
     assert lines[3].split() == ["b.mkv", "not", "run", "-", "-", "-", "-"]
     assert "node" not in batch.table([dict(entries[0], node=None)]).splitlines()[0]  # the local batch's table
+
+
+def test_gpu_locks_are_per_node_under_ray() -> None:
+    # jobs of different nodes share OUT_DIR; each node's GPU 1 is its own
+    environ = {"CUDA_VISIBLE_DEVICES": "1", "GPU_LOCK_HOST": "gpu-2"}
+    assert gpu_lock.lock_path("cuda", "o", environ) == Path("o/.locks/gpu-cuda1-gpu-2.lock")
+    assert gpu_lock.lock_path("cuda", "o", dict(environ, GPU_LOCK_HOST="gpu 3/x")) == Path("o/.locks/gpu-cuda1-gpu_3_x.lock")
+    assert gpu_lock.lock_path("cuda", "o", {"CUDA_VISIBLE_DEVICES": "1"}) == Path("o/.locks/gpu-cuda1.lock")
+    assert gpu_lock.lock_path("cpu", "o", environ) is None
 
 
 def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
