@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -166,6 +168,50 @@ def table_rows(stdout: str) -> dict[str, list[str]]:
 def attempts(log: Path) -> list[str]:
     """The log of each attempt of a job (the driver's task writes a ==== line before each)."""
     return ["====" + part for part in log.read_text(encoding="utf-8", errors="replace").split("====")[1:]]
+
+
+def cluster_pids() -> set[int]:
+    return {pid for pid in ray_nodes.live_pids() if str(ray_nodes.REPO / ".venvs" / "cluster").encode()
+            in ray_nodes._cmdline(pid)}
+
+
+@needs_ray
+def test_without_ray_address_a_local_ray_runs_and_a_node_on_another_commit_says_so(tmp_path: Path) -> None:
+    """No RAY_ADDRESS: the driver starts (and stops) a Ray of its own. Its node uses a checkout
+    (PIPELINE_REPO) at another commit, so each job fails with the one line that says so."""
+    stale = tmp_path / "stale checkout"
+    stale.mkdir()
+    (stale / "Makefile").write_text("all:\n")
+    for name in ("common", "ml"):
+        python = cluster.venv_python(stale, name)
+        python.parent.mkdir(parents=True)
+        python.write_text("")
+    git(stale, "init", "-q")
+    git(stale, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "old")
+    folder = tmp_path / "films"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mkv"):
+        (folder / name).write_bytes(b"never read: the node check comes first")
+    ray_tmp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+    before = cluster_pids()
+    env = pr.clean_env(tmp_path / "cache", PIPELINE_REPO=str(stale), RAY_TMPDIR=str(ray_tmp), **ray_nodes.RAY_ENV)
+    env.pop("RAY_ADDRESS", None)
+    try:
+        done = pr.make("subtitle", f"DIR={folder}", f"OUT_DIR={tmp_path / 'out'}", "ENGINE=ray", env=env, timeout=300)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert done.returncode != 0
+    assert "on a local Ray (1 node;" in done.stderr, done.stderr
+    rows = table_rows(done.stdout)
+    assert [cells[0] for cells in rows.values()] == ["failed", "failed"], done.stdout
+    line = (f"the checkout {stale} is at commit {git(stale, 'rev-parse', 'HEAD')[:12]}, the driver's at "
+            f"{git(pr.REPO, 'rev-parse', 'HEAD')[:12]}: check out the same commit on every node")
+    assert done.stdout.count(line) == 2, done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and cluster_pids() - before:
+        time.sleep(0.5)
+    assert not cluster_pids() - before, "the local Ray was left running"
 
 
 @needs_ray
