@@ -387,14 +387,18 @@ def wait_all(state: Path, files: Sequence[str], refs: dict[Any, int], folder: st
     except KeyboardInterrupt:
         print(f"\ncluster: interrupted: cancelling {len(pending)} job(s); finished jobs keep their outputs",
               file=sys.stderr, flush=True)
-        for ref in pending:
-            ray.cancel(ref, force=False)
-        deadline = time.monotonic() + CANCEL_GRACE_SECONDS
-        while pending and time.monotonic() < deadline:
-            _, pending = ray.wait(pending, num_returns=len(pending), timeout=1.0)
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        print(batch.table(batch.results(state)), flush=True)
+        try:
+            for ref in pending:
+                ray.cancel(ref, force=False)
+            deadline = time.monotonic() + CANCEL_GRACE_SECONDS
+            while pending and time.monotonic() < deadline:
+                _, pending = ray.wait(pending, num_returns=len(pending), timeout=1.0)
+            for ref in pending:
+                ray.cancel(ref, force=True)
+        except (KeyboardInterrupt, RayError) as exc:  # a second Ctrl-C, or Ray going away: the table all the same
+            print(f"cluster: stopped waiting for the cancelled jobs ({type(exc).__name__})", file=sys.stderr, flush=True)
+        finally:
+            print(batch.table(batch.results(state)), flush=True)
         return 130
     if tty:
         print(file=sys.stderr)
