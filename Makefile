@@ -217,7 +217,10 @@ ifeq ($(BATCH_INFO),)
   $(error cannot start the batch for DIR (see the message above))
 endif
 BATCH_STATE := $(word 1,$(BATCH_INFO))
+BATCH_ENGINE := $(word 3,$(BATCH_INFO))
+ifneq ($(BATCH_ENGINE),ray)
 BATCH_ITEMS := $(addprefix batch-item-,$(shell seq 1 $(word 2,$(BATCH_INFO))))
+endif
 endif
 endif
 endif
@@ -225,12 +228,20 @@ endif
 .PHONY: $(JOB_VERBS) $(BATCH_ITEMS)
 
 ifneq ($(BATCH_STATE),)
+ifneq ($(BATCH_ENGINE),ray)
 $(BATCH_ITEMS): batch-item-%:
 	@"$(COMMON_PY)" -m shared.batch run-one --state-dir "$(BATCH_STATE)" --index $* -- $(MAKE) --no-print-directory -C "$(ROOT)" $(BATCH_VERB) DIR=
 
 # In a batch the three verbs end with the table of results.
 transcribe translate subtitle: $(BATCH_ITEMS)
 	@"$(COMMON_PY)" -m shared.batch report --state-dir "$(BATCH_STATE)"
+else
+# ENGINE=ray: shared.cluster (in the cluster environment) runs one Ray task per file, each
+# `make VERB FILE=...` in the checkout of its node, and prints the same table (plus nodes).
+transcribe translate subtitle:
+	$(call need-env,cluster)
+	@"$(ROOT)/$(call VENV_PY,cluster)" -m shared.cluster run --state-dir "$(BATCH_STATE)" --verb $(BATCH_VERB)
+endif
 else
 
 ## Transcribe FILE=...: demux, separate, vad, asr, align (SRC=, AUDIO_TRACK=, START=, END=; DIR=folder/ for a batch)

@@ -18,6 +18,8 @@ main() {
   done
   uv pip compile -q mlx.in --python-platform aarch64-apple-darwin --python-version "$py" \
     -o mlx-macos-arm64.txt
+  # cluster = common's pins (-c common.txt) plus Ray, so the driver sees the same packages.
+  uv pip compile -q cluster.in --universal --python-version "$py" -o cluster.txt
 }
 
 main "$@"

@@ -5,8 +5,9 @@
     list --dir D --verb V [--vars-file F]
         at parse time: find the media files under D (recursively, sorted, hidden files and
         folders and OUT_DIR skipped), write them to a state folder
-        OUT_DIR/.batch/<verb>-<hash of D>/files.json and print "STATE_DIR COUNT". Make
-        then makes one target per index, so file names never enter target names.
+        OUT_DIR/.batch/<verb>-<hash of D>/files.json and print "STATE_DIR COUNT ENGINE".
+        Make then makes one target per index, so file names never enter target names;
+        with ENGINE=ray it runs shared.cluster on the same state folder instead.
     run-one --state-dir S --index N -- MAKE ARGS...
         one item: run the sub-make with FILE=<file N> in its environment, its output in
         S/logs/N.log, and record status, time and real-time factor in S/results/N.json.
@@ -46,6 +47,7 @@ MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | job.AUDIO_EXTENSIONS
 # Outputs of earlier runs that sit beside their inputs are not inputs themselves.
 OUTPUT_MARKERS = (".subtitled.", ".burned.")
 LOG_TAIL_LINES = 3
+ENGINES = ("local", "ray")
 
 
 class BatchError(Exception):
@@ -86,6 +88,7 @@ def plan(folder: str, verb: str, environ: Mapping[str, str]) -> tuple[Path, list
     values = settings.resolve(environ=environ)
     out_dir = values.get("OUT_DIR") or "out"
     job.check_make_safe(out_dir, "OUT_DIR")
+    engine(environ)
     files = media_files(folder, skip=[out_dir])
     if not files:
         extensions = " ".join(sorted(MEDIA_EXTENSIONS))
@@ -100,6 +103,14 @@ def plan(folder: str, verb: str, environ: Mapping[str, str]) -> tuple[Path, list
     except OSError as exc:
         raise BatchError(f"cannot write {state}: {exc.strerror or exc} (set OUT_DIR= to a writable folder)") from exc
     return state, files
+
+
+def engine(environ: Mapping[str, str]) -> str:
+    """The batch engine (ENGINE: local or ray), checked."""
+    value = (settings.resolve(environ=environ).get("ENGINE") or "local").strip().lower()
+    if value not in ENGINES:
+        raise BatchError(f"ENGINE={value}: use one of {', '.join(ENGINES)} (ray: docs/cluster.md)")
+    return value
 
 
 def read_plan(state: Path) -> dict[str, Any]:
@@ -204,15 +215,20 @@ def _seconds(value: float | None) -> str:
 
 
 def table(entries: Sequence[Mapping[str, Any]]) -> str:
-    """The report: one row per file (status, no speech, media length, time, real-time factor), failures' reasons below."""
-    rows = [("file", "status", "no speech", "length", "time", "RTF")]
+    """The report: one row per file (status, no speech, media length, time, real-time factor), failures' reasons below.
+
+    Entries that name a ``node`` (ENGINE=ray) add a last column: the node that ran the job.
+    """
+    with_node = any(e.get("node") for e in entries)
+    rows = [("file", "status", "no speech", "length", "time", "RTF") + (("node",) if with_node else ())]
     for e in entries:
         rtf = e.get("real_time_factor")
         rows.append((e["name"], e["status"], "yes" if e.get("no_speech") else "", _seconds(e.get("media_seconds")),
-                     _seconds(e.get("seconds")), f"{rtf:.3f}" if rtf is not None else "-"))
+                     _seconds(e.get("seconds")), f"{rtf:.3f}" if rtf is not None else "-")
+                    + ((e.get("node") or "-",) if with_node else ()))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    # file, status and no speech read left to right; the figures line up on the right
-    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+    # file, status and no speech read left to right; the figures line up on the right; the node reads left to right
+    lines = ["  ".join(cell.ljust(w) if i < 3 or i > 5 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     failed = [e for e in entries if e["status"] != "ok"]
@@ -247,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not folder:
                 raise BatchError("DIR is not set: run e.g. make subtitle DIR=path/to/folder/")
             state, files = plan(folder, args.verb, environ)
-            print(f"{state} {len(files)}")
+            print(f"{state} {len(files)} {engine(environ)}")
             return 0
         if args.command == "run-one":
             command = list(args.argv)

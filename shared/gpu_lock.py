@@ -42,6 +42,10 @@ def lock_path(device: str, out_dir: str, environ: Mapping[str, str]) -> Path | N
         name = f"gpu-cuda{visible}"
     else:
         name = "gpu-mps"
+    # ENGINE=ray jobs of several nodes share OUT_DIR: each node's GPUs get their own locks.
+    host = "".join(c if c.isalnum() or c in "-_." else "_" for c in environ.get("GPU_LOCK_HOST", "").strip())
+    if host:
+        name = f"{name}-{host}"
     return Path(out_dir) / LOCKS_DIR / f"{name}.lock"
 
 

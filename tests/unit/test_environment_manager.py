@@ -295,7 +295,7 @@ def test_cli_check_names_the_fix(repo: Path) -> None:
 def test_cli_plan_and_stamp(repo: Path) -> None:
     fake_env(repo, "common", stamp=False)
     plan = [line.split("\t") for line in run_cli(repo, "plan").stdout.splitlines()]
-    assert [p[0] for p in plan] == ["common", "ml", "dev"]
+    assert [p[0] for p in plan] == ["common", "ml", "dev", "cluster"]
     assert plan[0][2] == "stale" and plan[1][2] == "missing"
     assert run_cli(repo, "stamp", "common").returncode == 0
     assert run_cli(repo, "plan").stdout.splitlines()[0].split("\t")[2] == "up-to-date"
