@@ -107,6 +107,23 @@ NON_JOB_VERBS := help bootstrap cache-models env-list check qc test test-fast li
 SETTING_NAMES := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' "$(ROOT)/config/pipeline.env")
 $(foreach v,$(SETTING_NAMES),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
 
+# A goal that is no verb (and no file path) stops at once with the nearest verb; a job
+# verb before ./bootstrap.sh says so in one line (PIPELINE_RESULT: see ./pipeline).
+UNKNOWN_GOALS := $(filter-out $(JOB_VERBS) $(NON_JOB_VERBS) batch-item-%,$(foreach g,$(MAKECMDGOALS),$(if $(findstring /,$(g)),,$(g))))
+ifneq ($(UNKNOWN_GOALS),)
+  ifneq ($(wildcard $(COMMON_PY)),)
+    $(error $(shell "$(COMMON_PY)" -m shared.preflight suggest-verb "$(firstword $(UNKNOWN_GOALS))" $(JOB_VERBS) $(NON_JOB_VERBS) 2>&1))
+  endif
+  $(if $(PIPELINE_RESULT),$(file >>$(PIPELINE_RESULT),2 make))
+  $(error make: unknown verb '$(firstword $(UNKNOWN_GOALS))' (make help lists the verbs))
+endif
+ifneq ($(filter $(JOB_VERBS),$(MAKECMDGOALS)),)
+  ifeq ($(wildcard $(COMMON_PY)),)
+    $(if $(PIPELINE_RESULT),$(file >>$(PIPELINE_RESULT),3 bootstrap))
+    $(error the pipeline is not set up yet: run ./bootstrap.sh first (it builds .venvs/ in a few minutes))
+  endif
+endif
+
 ifneq ($(filter $(JOB_VERBS),$(MAKECMDGOALS)),)
   ifeq ($(strip $(FILE))$(strip $(DIR)),)
     $(error FILE is not set: run e.g. make $(firstword $(filter $(JOB_VERBS),$(MAKECMDGOALS))) FILE=path/to/video.mkv (or DIR=folder/ for every media file in it))
@@ -128,12 +145,25 @@ ifeq ($(findstring n,$(MAKE_FLAG_LETTERS))$(findstring q,$(MAKE_FLAG_LETTERS))$(
   endif
 endif
 
+# `status` and make -n/-q/-t only look: the job is named and compared in memory (prepare
+# --dry writes nothing, creates no job directory); changed params files are phony there.
+LOOK_ONLY := $(if $(filter-out status $(NON_JOB_VERBS),$(MAKECMDGOALS)),,status)$(findstring n,$(MAKE_FLAG_LETTERS))$(findstring q,$(MAKE_FLAG_LETTERS))$(findstring t,$(MAKE_FLAG_LETTERS))
+PREPARE_DRY := $(if $(LOOK_ONLY),--dry)
+
 ifneq ($(strip $(FILE)),)
 ifneq ($(filter-out $(NON_JOB_VERBS),$(MAKECMDGOALS)),)
 JOB_VARS := $(shell mktemp)
 $(file >$(JOB_VARS))
 $(foreach v,$(SETTING_NAMES),$(if $(filter override,$(origin $(v))),$(file >>$(JOB_VARS),$(v)=$(value $(v)))))
-JOB_INFO := $(shell "$(COMMON_PY)" -m shared.job prepare --vars-file "$(JOB_VARS)" $(HOLD_LOCK); rm -f "$(JOB_VARS)")
+# Preflight (shared/preflight.py), in the same process before prepare writes anything:
+# every setting, model, environment and the input; all problems at once, then stop.
+ifneq ($(filter-out status $(NON_JOB_VERBS),$(MAKECMDGOALS)),)
+PREFLIGHT := --preflight "$(firstword $(filter-out status $(NON_JOB_VERBS),$(MAKECMDGOALS)))" --names "$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))"
+endif
+JOB_INFO := $(shell "$(COMMON_PY)" -m shared.job prepare --vars-file "$(JOB_VARS)" $(HOLD_LOCK) $(PREPARE_DRY) $(PREFLIGHT); s=$$?; rm -f "$(JOB_VARS)"; exit $$s)
+ifneq ($(.SHELLSTATUS),0)
+  $(error stopped before any stage ran (see the message above))
+endif
 ifeq ($(JOB_INFO),)
   $(error cannot set up the job for FILE (see the message above))
 endif
@@ -141,9 +171,16 @@ J := $(word 1,$(JOB_INFO))
 P := $(J)/params
 MUXED := $(J)/$(word 2,$(JOB_INFO))
 BURNED := $(addprefix $(J)/,$(filter-out -,$(word 3,$(JOB_INFO))))
-LANGS := $(wordlist 4,$(words $(JOB_INFO)),$(JOB_INFO))
+LANGS := $(filter-out changed:%,$(wordlist 4,$(words $(JOB_INFO)),$(JOB_INFO)))
 TRANSLATIONS := $(foreach l,$(LANGS),$(J)/translation.$(l).json)
 TRACKS := $(if $(MUX_TRACKS),$(MUX_TRACKS),$(J)/subs/tracks.json)
+# prepare --dry adds changed:<params name> for each params file whose settings changed:
+# phony here, so that make -n shows the stages a real run would redo, writing nothing.
+CHANGED_PARAMS := $(patsubst changed:%,$(P)/%.json,$(filter changed:%,$(JOB_INFO)))
+ifneq ($(CHANGED_PARAMS),)
+.PHONY: $(CHANGED_PARAMS)
+$(CHANGED_PARAMS): ; @:
+endif
 
 # $(call run-stage,NAME): run stages/NAME.py in its environment, or stop with one line
 # when that stage is not written yet.
@@ -242,6 +279,6 @@ endif
 demo:
 	@"$(ROOT)/samples/demo.sh" $(ARGS)
 
-## Show each stage of FILE=...'s job: done, out of date or missing, with its time
+## Show each stage of FILE=...'s job: done, out of date (and why), running or missing; writes nothing
 status:
-	@"$(COMMON_PY)" -m shared.job status --job-dir "$(J)" --make "$(MAKE)" $(addprefix --target ,$(STATUS_TARGETS))
+	@"$(COMMON_PY)" -m shared.job_status --job-dir "$(J)" $(addprefix --target ,$(STATUS_TARGETS))

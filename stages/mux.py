@@ -247,4 +247,6 @@ def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | 
 
 
 if __name__ == "__main__":
-    main()
+    from shared import outcome
+
+    outcome.run_stage(main, "mux")

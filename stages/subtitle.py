@@ -273,7 +273,7 @@ def track_sentences(data: dict) -> list[dict]:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--fps", "fps_text", default=None, show_default="SUB_FPS, else 24",
               help="frame rate for the gap rules (25, 29.97, 30000/1001)")
-@click.option("--strict", is_flag=True, help="exit 1 when there is any violation")
+@click.option("--strict", is_flag=True, help="exit 4 (QC failed) when there is any violation")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @_rule_options
 def check(file: Path, fps_text: str | None, strict: bool, as_json: bool, **rule_values: Any) -> None:
@@ -290,8 +290,12 @@ def check(file: Path, fps_text: str | None, strict: bool, as_json: bool, **rule_
         for line in report.lines():
             click.echo(line)
     if strict and report.violations:
-        sys.exit(1)
+        from shared import outcome
+
+        sys.exit(outcome.QC_FAILED)
 
 
 if __name__ == "__main__":
-    main()
+    from shared import outcome
+
+    outcome.run_stage(main, "subtitle")
