@@ -110,15 +110,16 @@ $(foreach v,$(SETTING_NAMES),$(if $(filter command line environment,$(origin $(v
 # A goal that is no verb (and no file path) stops at once with the nearest verb; a job
 # verb before ./bootstrap.sh says so in one line (PIPELINE_RESULT: see ./pipeline).
 UNKNOWN_GOALS := $(filter-out $(JOB_VERBS) $(NON_JOB_VERBS) batch-item-%,$(foreach g,$(MAKECMDGOALS),$(if $(findstring /,$(g)),,$(g))))
+HAVE_COMMON := $(shell test -x "$(COMMON_PY)" && echo yes)
 ifneq ($(UNKNOWN_GOALS),)
-  ifneq ($(wildcard $(COMMON_PY)),)
+  ifneq ($(HAVE_COMMON),)
     $(error $(shell "$(COMMON_PY)" -m shared.preflight suggest-verb "$(firstword $(UNKNOWN_GOALS))" $(JOB_VERBS) $(NON_JOB_VERBS) 2>&1))
   endif
   $(if $(PIPELINE_RESULT),$(file >>$(PIPELINE_RESULT),2 make))
   $(error make: unknown verb '$(firstword $(UNKNOWN_GOALS))' (make help lists the verbs))
 endif
 ifneq ($(filter $(JOB_VERBS),$(MAKECMDGOALS)),)
-  ifeq ($(wildcard $(COMMON_PY)),)
+  ifeq ($(HAVE_COMMON),)
     $(if $(PIPELINE_RESULT),$(file >>$(PIPELINE_RESULT),3 bootstrap))
     $(error the pipeline is not set up yet: run ./bootstrap.sh first (it builds .venvs/ in a few minutes))
   endif
