@@ -416,7 +416,8 @@ def detected_language_problem(model_id: str, detected: str, probability: float |
 
 
 # ---- models and environments of the workflow -------------------------------------------
-def model_problems(workflow: str, values: Mapping[str, str], cache: Path, root: Path = ROOT) -> list[Problem]:
+def model_problems(workflow: str, values: Mapping[str, str], cache: Path, root: Path = ROOT,
+                   warnings: list[str] | None = None) -> list[Problem]:
     """Every model the workflow's stages will load that is not cached (aligners are optional)."""
     from shared import models
 
@@ -452,10 +453,16 @@ def model_problems(workflow: str, values: Mapping[str, str], cache: Path, root: 
             ids = models.stage_model_ids(stage, values, root, hw_class)
         except (models.RegistryError, KeyError):
             continue  # the settings' validators name the wrong value
-        for model_id in ids:
-            spec = registry.get(model_id)
-            if spec is None or models.model_state(spec, cache, root) == "cached":
-                continue
+        missing_ids = [i for i in ids if i in registry and models.model_state(registry[i], cache, root) != "cached"]
+        if stage == "translate" and values.get("SRC", "auto").strip().lower() in ("", "auto") and len(missing_ids) < len(ids):
+            # SRC=auto: the translator follows the detected language; one cached candidate lets the run start,
+            # and the translate stage names the model if the language needs another one.
+            if warnings is not None:
+                warnings.extend(f"SRC=auto: if the speech needs it, model {i} (translate) is not cached: "
+                                f"{models.fix_for(registry[i], root, values)}" for i in missing_ids)
+            continue
+        for model_id in missing_ids:
+            spec = registry[model_id]
             what = "not installed" if spec.source == "package" else "not cached"
             fix = models.fix_for(spec, root, values)
             if spec.gated:
@@ -580,7 +587,7 @@ def check(verb: str, environ: Mapping[str, str], given: Sequence[str] = (), root
         cache = Path(cache_setting).expanduser() if cache_setting else root / ".cache"
         if not cache.is_absolute():
             cache = root / cache
-        problems.extend(model_problems(workflow, values, cache, root))
+        problems.extend(model_problems(workflow, values, cache, root, warnings))
     out_problems = out_dir_problems(values)
     problems.extend(out_problems)
     if values.get("FILE", ""):

@@ -121,3 +121,43 @@ def test_status_names_the_setting_that_changed(tmp_path: Path) -> None:
     job.write_parameters(tmp_path / "w", {"asr": old})
     assert (tmp_path / "w" / "params" / "asr.json").read_text() == job_status.params_text("asr", old)
     assert json.loads(job_status.params_text("asr", old))["stage"] == "asr"
+
+
+# ---- the traps of `check` and the missing-model messages ---------------------------------
+def _cache_with(tmp_path: Path, *ids_repos: tuple[str, str]) -> Path:
+    cache = tmp_path / "cache"
+    for model_id, repo in ids_repos:
+        snap = model_cache.snapshot_dir(cache, repo, "d" * 40)
+        snap.mkdir(parents=True)
+        (snap / "model.bin").write_bytes(b"x")
+        model_cache.mark_cached(cache, model_id, repo, "d" * 40)
+    return cache
+
+
+def test_optional_aligners_do_not_count_against_ready(tmp_path: Path) -> None:
+    from shared import models
+
+    if not (REPO / ".venvs" / "ml").is_dir():
+        pytest.skip("the ml environment (which ships the silero VAD) is not built")
+    cache = _cache_with(tmp_path, ("small", "Systran/faster-whisper-small"))
+    values = {"DEVICE": "cpu", "SRC": "hi", "ALIGN": "auto", "SEPARATE": "off", "VAD": "auto", "TGT": ""}
+    assert models.workflow_problems("transcribe", values, cache, REPO) == []
+    optional = models.workflow_optional("transcribe", values, cache, REPO)
+    assert len(optional) == 1 and optional[0].startswith("model align-hi (align) would improve the timings")
+    # ALIGN=wav2vec2 asks for it: then it is needed
+    assert any("align-hi" in p for p in models.workflow_problems("transcribe", dict(values, ALIGN="wav2vec2"), cache, REPO))
+
+
+def test_check_names_indictrans2_where_an_auto_run_may_want_it() -> None:
+    from shared import models
+
+    ids = models.stage_model_ids("translate", {"DEVICE": "cpu", "SRC": "auto", "TGT": "hi", "TRANSLATOR": "auto"}, REPO)
+    assert "indictrans2-en-indic-dist-200M" in ids and "nllb-200-distilled-600M" in ids
+
+
+def test_a_missing_indictrans2_says_gated_and_the_alternative(tmp_path: Path) -> None:
+    values = {"DEVICE": "cpu", "SRC": "hi", "TGT": "en", "TRANSLATOR": "auto", "ASR_MODEL": "", "ALIGN": "auto"}
+    lines = [p.line() for p in preflight.model_problems("translate", values, tmp_path / "empty", REPO)]
+    (it2,) = [line for line in lines if "indictrans2-indic-en-dist-200M" in line]
+    assert "gated: accept its terms at https://huggingface.co/" in it2 and "set HF_TOKEN" in it2
+    assert "or set TRANSLATOR=nllb to use NLLB instead" in it2
