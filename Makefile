@@ -265,15 +265,15 @@ else
 
 ## Transcribe FILE=...: demux, separate, vad, asr, align (SRC=, AUDIO_TRACK=, START=, END=; DIR=folder/ for a batch)
 transcribe: $(J)/aligned.json $(J)/transcript.txt
-	@echo "transcript: $(J)/aligned.json and $(J)/transcript.txt"
+	@"$(COMMON_PY)" -m shared.export --verb transcribe --job-dir "$(J)" --output "$(J)/aligned.json" --output "$(J)/transcript.txt"
 
 ## Translate FILE=... (or DIR=folder/) into TGT=en,ta and write the subtitle files
 translate: $(TRANSLATIONS) $(TRACKS)
-	@echo "subtitles: $(TRACKS)"
+	@"$(COMMON_PY)" -m shared.export --verb translate --job-dir "$(J)" $(if $(MUX_TRACKS),,--tracks "$(TRACKS)") $(foreach t,$(TRANSLATIONS),--output "$(t)")
 
-## Subtitle FILE=... (or DIR=folder/, make -j N for N jobs at once) end to end and mux the tracks into a copy (BURN=1: hard-subtitled too)
+## Subtitle FILE=... (or DIR=folder/, make -j N for N jobs at once) end to end and mux the tracks into a copy (BURN=1: hard-subtitled too; EXPORT= where the .srt go)
 subtitle: $(MUXED) $(BURNED)
-	@echo "subtitled: $(MUXED)$(if $(BURNED), and $(BURNED))"
+	@"$(COMMON_PY)" -m shared.export --verb subtitle --job-dir "$(J)" $(if $(MUX_TRACKS),,--tracks "$(TRACKS)") --muxed "$(MUXED)" $(if $(BURNED),--output "$(BURNED)")
 endif
 
 ## Subtitle the sample clip samples/demo.mp4 end to end: bootstraps and fetches small models as needed (ARGS="--no-fetch")

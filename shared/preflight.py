@@ -198,7 +198,20 @@ def _audio_track(value: str, _values: Mapping[str, str]) -> str | None:
     return None
 
 
+def _export(value: str, _values: Mapping[str, str]) -> str | None:
+    choice = value.strip()
+    if choice.lower() in ("auto", "beside", "off"):
+        return None
+    if not choice:
+        return "must be auto, beside, off or a folder"
+    path = Path(choice).expanduser()
+    if path.exists() and not path.is_dir():
+        return "is a file: give a folder, or auto, beside, off"
+    return None
+
+
 VALIDATORS: dict[str, Validator] = {
+    "EXPORT": _export,
     "OUT_DIR": _out_dir,
     "AUDIO_TRACK": _audio_track,
     "START": _time,
@@ -503,12 +516,14 @@ def environment_problems(workflow: str, values: Mapping[str, str], root: Path = 
 # ---- the input -------------------------------------------------------------------------
 def input_problems(values: Mapping[str, str]) -> list[Problem]:
     """FILE exists and probes; AUDIO_TRACK and START/END fit it; the disk has room for the job."""
-    import click
 
     from shared import media
     from stages import demux
 
     file = values.get("FILE", "")
+    known = _known_facts(values)
+    if known is not None:  # this job probed this very file before: no ffprobe on a re-run
+        return _track_and_clip_problems(values, known["audio_tracks"], known.get("duration"), Path(file))
     try:
         info = media.probe(file)
     except (media.MediaError, OSError) as exc:
@@ -516,8 +531,38 @@ def input_problems(values: Mapping[str, str]) -> list[Problem]:
         return [Problem(f"FILE={file}: {str(exc).removeprefix(str(Path(file)) + ': ')}",
                         "give the path of a media file" if missing else "give a readable media file (ffprobe must open it)",
                         outcome.USAGE if missing else outcome.STAGE_FAILED)]
+    return _track_and_clip_problems(values, demux.audio_tracks(info), media.duration(info), Path(file))
+
+
+def _known_facts(values: Mapping[str, str]) -> dict | None:
+    """media.json of FILE's job when the demux params record this very file (path, size, mtime); else None."""
+    import json
+
+    from shared import job
+
+    try:
+        path = Path(job.input_identity(values.get("FILE", "")))
+        stat = path.stat()
+        folder = job.job_dir(path, values.get("OUT_DIR") or "out")
+        if not folder.is_absolute():
+            folder = ROOT / folder
+        recorded = json.loads((folder / "params" / "demux.json").read_text(encoding="utf-8"))["parameters"]["input"]
+        facts = json.loads((folder / "media.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError, job.JobError):
+        return None
+    if recorded != {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}:
+        return None
+    if not isinstance(facts.get("audio_tracks"), list) or "duration" not in facts:
+        return None
+    return facts
+
+
+def _track_and_clip_problems(values: Mapping[str, str], tracks: list, total: float | None, file: Path) -> list[Problem]:
+    import click
+
+    from stages import demux
+
     problems = []
-    tracks = demux.audio_tracks(info)
     if not tracks:
         problems.append(Problem(f"FILE={file} has no audio track", "give a file with sound"))
     else:
@@ -526,7 +571,6 @@ def input_problems(values: Mapping[str, str]) -> list[Problem]:
         except click.BadParameter as exc:
             problems.append(Problem(f"AUDIO_TRACK={values.get('AUDIO_TRACK')}: {exc.message}",
                                     "set AUDIO_TRACK= to one of them (or leave it empty for the default track)"))
-    total = media.duration(info)
     clip = total or 0.0
     if total is not None and not (_time(values.get("START", ""), values) or _time(values.get("END", ""), values)):
         try:
@@ -534,7 +578,7 @@ def input_problems(values: Mapping[str, str]) -> list[Problem]:
             clip = end - start
         except click.BadParameter as exc:
             problems.append(Problem(f"{exc.param_hint}: {exc.message}", "set START/END within the input (or leave them empty)"))
-    problems.extend(disk_problems(values, Path(file), clip))
+    problems.extend(disk_problems(values, file, clip))
     return problems
 
 

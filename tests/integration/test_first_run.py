@@ -136,6 +136,9 @@ def test_looking_and_mistakes_change_nothing(tmp_path: Path, english: Path) -> N
     first = pipeline("transcribe", *args, env=env)
     assert first.returncode == outcome.OK, first.stderr
     assert "asr: language en (probability 1.00), model tiny.en-bundled (requested)" in first.stderr
+    (job_folder,) = [p for p in out.iterdir() if p.is_dir()]
+    assert first.stdout.splitlines()[-3:] == ["transcribe: done; the outputs:", f"  {job_folder / 'aligned.json'}",
+                                              f"  {job_folder / 'transcript.txt'}"]
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     before = snapshot(folder)
 
