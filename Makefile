@@ -111,6 +111,8 @@ $(foreach v,$(SETTING_NAMES),$(if $(filter command line environment,$(origin $(v
 # verb before ./bootstrap.sh says so in one line (PIPELINE_RESULT: see ./pipeline).
 UNKNOWN_GOALS := $(filter-out $(JOB_VERBS) $(NON_JOB_VERBS) batch-item-%,$(foreach g,$(MAKECMDGOALS),$(if $(findstring /,$(g)),,$(g))))
 HAVE_COMMON := $(shell test -x "$(COMMON_PY)" && echo yes)
+# The verb being run, for the stages' progress lines ("stage 4/8 asr 37% ETA 1:12", shared/progress.py).
+export PIPELINE_VERB := $(firstword $(filter $(JOB_VERBS),$(MAKECMDGOALS)))
 ifneq ($(UNKNOWN_GOALS),)
   ifneq ($(HAVE_COMMON),)
     $(error $(shell "$(COMMON_PY)" -m shared.preflight suggest-verb "$(firstword $(UNKNOWN_GOALS))" $(JOB_VERBS) $(NON_JOB_VERBS) 2>&1))

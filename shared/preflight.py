@@ -212,6 +212,7 @@ def _export(value: str, _values: Mapping[str, str]) -> str | None:
 
 VALIDATORS: dict[str, Validator] = {
     "EXPORT": _export,
+    "PROGRESS_INTERVAL": number(0),
     "OUT_DIR": _out_dir,
     "AUDIO_TRACK": _audio_track,
     "START": _time,

@@ -171,7 +171,10 @@ class FasterWhisperBackend(AsrBackend):
         probability: float | None = None
         segments: list[dict] = []
         fallbacks = 0
-        for group in progress(groups, total=len(groups), desc="asr"):
+        from shared.progress import Progress
+
+        meter = Progress("asr", len(chunks), "chunks")  # counted per chunk, not per group of batch_size x 4
+        for group in groups:
             pieces = [audio_io.read_window(audio_path, c["start"], c["end"]) for c in group]
             if language is None:
                 language, probability = self._language(pieces[0])
@@ -198,6 +201,8 @@ class FasterWhisperBackend(AsrBackend):
                         found = retried
                         fallbacks += 1
                 segments.extend(s for s in found if s["text"])
+                meter.update(1)
+        meter.close()
         return AsrResult(segments, language or "und", probability, {"chunks": len(chunks), "fallbacks": fallbacks})
 
 
