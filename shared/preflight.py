@@ -487,7 +487,8 @@ def model_problems(workflow: str, values: Mapping[str, str], cache: Path, root: 
     return problems
 
 
-def environment_problems(workflow: str, values: Mapping[str, str], root: Path = ROOT) -> list[Problem]:
+def environment_problems(workflow: str, values: Mapping[str, str], root: Path = ROOT,
+                         warnings: list[str] | None = None) -> list[Problem]:
     from shared.environment_manager import EnvironmentError_, Manager, _bootstrap_hint
 
     try:
@@ -508,7 +509,9 @@ def environment_problems(workflow: str, values: Mapping[str, str], root: Path = 
             continue
         seen.add(env.name)
         state = env.state()
-        if state != "up-to-date":
+        if state == "stale" and warnings is not None:  # it still runs: say so, do not stop
+            warnings.append(f"environment {env.name} is out of date with its requirements: {_bootstrap_hint(env)}")
+        elif state != "up-to-date" and state != "stale":
             what = {"missing": "is not built", "stale": "is out of date", "broken": "is incomplete"}[state]
             problems.append(Problem(f"environment {env.name} {what}", _bootstrap_hint(env), outcome.MISSING))
     return problems
@@ -627,7 +630,7 @@ def check(verb: str, environ: Mapping[str, str], given: Sequence[str] = (), root
     problems, warnings = setting_problems(values, given)
     workflow = verb if verb in ("transcribe", "translate", "subtitle") else None
     if workflow:
-        problems.extend(environment_problems(workflow, values, root))
+        problems.extend(environment_problems(workflow, values, root, warnings))
         cache_setting = values.get("MODEL_CACHE_DIR", "")
         cache = Path(cache_setting).expanduser() if cache_setting else root / ".cache"
         if not cache.is_absolute():
@@ -649,7 +652,7 @@ def report(problems: Sequence[Problem], warnings: Sequence[str], verb: str) -> i
     print(f"{verb}: cannot start, {len(problems)} problem{'s' if len(problems) > 1 else ''} (nothing was run or changed):",
           file=sys.stderr)
     for problem in problems:
-        print(f"  - {problem.line()}", file=sys.stderr)
+        print(f"{verb}: error: {problem.line()}", file=sys.stderr)
     statuses = {p.status for p in problems}
     status = next(s for s in (outcome.USAGE, outcome.STAGE_FAILED, outcome.MISSING, *statuses) if s in statuses)
     outcome.record(status, "preflight")

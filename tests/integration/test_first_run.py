@@ -72,7 +72,7 @@ def test_preflight_lists_every_problem_at_once_before_anything_runs(tmp_path: Pa
                      "TGT=xx: unknown language 'xx'",
                      "AUDIO_TRACK=3: 3 is out of range: the input has 1 audio track(s)",
                      "START: 00:01:39.000 is past the end of the input"):
-        assert expected in result.stderr
+        assert f"transcribe: error: {expected}" in result.stderr
     assert "cannot start, 5 problems (nothing was run or changed)" in result.stderr
     assert "pipeline: exit 2 (usage or settings error)" in result.stderr
     assert "Traceback" not in result.stderr and not out.exists()

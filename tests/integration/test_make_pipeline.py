@@ -201,7 +201,7 @@ def _stage_pids(marker: str) -> list[int]:
 def test_sigkill_mid_stage_leaves_nothing_done_and_the_next_run_completes(tmp_path: Path, mini_repo: Path) -> None:
     source = make_silent_wav(tmp_path / "long talk.wav", seconds=60)
     out = tmp_path / "out"
-    args = [f"FILE={source}", f"OUT_DIR={out}"]
+    args = [f"FILE={source}", f"OUT_DIR={out}", "ASR_MODEL=tiny.en-bundled"]  # a model that is there: preflight passes
     proc = subprocess.Popen(["make", "--no-print-directory", "transcribe", *args], cwd=mini_repo, env=clean_env(PIPELINE_TEST_PAUSE="demux:60"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
