@@ -468,10 +468,28 @@ def write_parameters(directory: str | os.PathLike[str], params: Mapping[str, Map
     """Write ``params/<name>.json`` for each entry whose content changed; the names written."""
     params_dir = Path(directory) / "params"
     written = []
+    recorded = read_manifest(directory)["stages"]
     for name, entry in params.items():
         if write_if_changed(params_dir / f"{name}.json", {"stage": name.split(".")[0], "parameters": dict(entry)}):
             written.append(name)
+            _restore_params_time(params_dir / f"{name}.json", recorded.get(name) or {})
     return written
+
+
+def _restore_params_time(path: Path, entry: Mapping[str, Any]) -> None:
+    """Back-date a params file rewritten to the settings its stage's output was last made with.
+
+    A run with other settings that failed (or was refused) rewrote the file; going back to
+    the settings of the output that is there must not redo that stage and all after it.
+    The manifest records the params file's hash at each successful run.
+    """
+    try:
+        if entry.get("params_sha256") != hashlib.sha256(path.read_bytes()).hexdigest():
+            return
+        started = dt.datetime.fromisoformat(str(entry["start"])).timestamp() - 1.0
+    except (OSError, KeyError, ValueError, TypeError):
+        return
+    os.utime(path, (started, started))
 
 
 def check_input(file: str) -> Path:
@@ -676,9 +694,17 @@ class StageRun:
             "seconds": seconds,
             "audio_seconds": self.audio_seconds,
             "real_time_factor": rtf,
+            "params_sha256": _file_sha256(self.directory / "params" / f"{self.key or self.stage}.json"),
             "versions": tool_versions(self.packages, self.tools),
             **({"details": self.details} if self.details else {}),
         })
+
+
+def _file_sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def test_pause(stage: str) -> None:

@@ -161,3 +161,28 @@ def test_a_missing_indictrans2_says_gated_and_the_alternative(tmp_path: Path) ->
     (it2,) = [line for line in lines if "indictrans2-indic-en-dist-200M" in line]
     assert "gated: accept its terms at https://huggingface.co/" in it2 and "set HF_TOKEN" in it2
     assert "or set TRANSLATOR=nllb to use NLLB instead" in it2
+
+
+def test_going_back_to_the_settings_of_the_output_redoes_nothing(tmp_path: Path) -> None:
+    """A run with other settings that failed rewrote params/asr.json; the next run with the settings the
+    output was made with back-dates it, so make does not redo asr and every stage after it."""
+    import hashlib
+    import os
+    import time
+
+    good, other = {"ASR_BEAM_SIZE": "5"}, {"ASR_BEAM_SIZE": "3"}
+    job.write_parameters(tmp_path, {"asr": good})
+    params = tmp_path / "params" / "asr.json"
+    started = job.now_iso()
+    time.sleep(1.1)
+    output = tmp_path / "transcript.json"
+    output.write_text("{}")
+    job.record_stage(tmp_path, "asr", {"stage": "asr", "start": started,
+                                       "params_sha256": hashlib.sha256(params.read_bytes()).hexdigest()})
+    assert job.write_parameters(tmp_path, {"asr": other}) == ["asr"]  # the failed run's settings
+    os.utime(params, (time.time() + 5, time.time() + 5))
+    assert params.stat().st_mtime > output.stat().st_mtime
+    assert job.write_parameters(tmp_path, {"asr": good}) == ["asr"]  # back to the output's settings
+    assert params.stat().st_mtime < output.stat().st_mtime
+    job.write_parameters(tmp_path, {"asr": other})
+    assert params.stat().st_mtime > output.stat().st_mtime  # other settings: out of date as it must be
