@@ -67,7 +67,7 @@ test-fast:
 ## shellcheck every shell script, ruff every Python file
 lint:
 	$(call need-env,dev)
-	PATH="$(ROOT)/.venvs/dev/bin:$$PATH" shellcheck -x $$( { printf '%s\n' .ci/run; git ls-files --cached --others --exclude-standard '*.sh' '*.bats'; } | sort -u)
+	PATH="$(ROOT)/.venvs/dev/bin:$$PATH" shellcheck -x $$( { printf '%s\n' .ci/run pipeline; git ls-files --cached --others --exclude-standard '*.sh' '*.bats'; } | sort -u)
 	"$(DEV_PY)" -m ruff check .
 
 ## Remove job outputs and logs (keeps environments and models)
