@@ -39,7 +39,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 from shared import outcome  # noqa: E402
 from shared import settings as settings_mod  # noqa: E402
 
-RECORD = "exported.json"  # in the job folder: what this job wrote where (path -> sha256)
+RECORD = ".exported.json"  # in the job folder (bookkeeping, like the manifest): what this job wrote where (path -> sha256)
 SUFFIX = "subpipe"
 
 

@@ -43,9 +43,10 @@ from shared import settings as settings_mod  # noqa: E402
 ROOT = settings_mod.REPO_ROOT
 # Make variables a verb reads that are not settings of config/pipeline.env.
 MAKE_VARIABLES = frozenset({"ARGS", "WORKFLOW", "SUBS", "FPS", "PYTEST_ARGS"})
-# Bytes per second of audio the job keeps: audio.wav and vocals.wav, 16 kHz mono 16-bit.
-JOB_AUDIO_BYTES_PER_SECOND = 2 * 32000
-DISK_MARGIN_BYTES = 50 * 1024 * 1024
+# Bytes per second of audio the job must at least write: audio.wav, 16 kHz mono 16-bit (vocals.wav
+# is a hard link of it without separation); a muxed copy adds the input's size.
+JOB_AUDIO_BYTES_PER_SECOND = 32000
+DISK_MARGIN_BYTES = 0
 
 
 @dataclass(frozen=True)
@@ -613,7 +614,8 @@ def disk_problems(values: Mapping[str, str], file: Path, seconds: float) -> list
         free = shutil.disk_usage(probe_dir).free
     except OSError:
         return []
-    need = int(seconds * JOB_AUDIO_BYTES_PER_SECOND) + file.stat().st_size * (2 if settings_on(values.get("BURN")) else 1)
+    copies = (1 + settings_on(values.get("BURN"))) if values.get("_VERB") == "subtitle" else 0
+    need = int(seconds * JOB_AUDIO_BYTES_PER_SECOND) + file.stat().st_size * copies
     if free < need + DISK_MARGIN_BYTES:
         return [Problem(f"not enough disk space in {probe_dir}: {free // 2**20} MiB free, the job needs about "
                         f"{(need + DISK_MARGIN_BYTES) // 2**20} MiB", "free some space or set OUT_DIR= to a bigger disk",
@@ -626,7 +628,7 @@ def check(verb: str, environ: Mapping[str, str], given: Sequence[str] = (), root
     """(problems, warnings) for ``make VERB`` with these settings."""
     from shared.job import effective_settings
 
-    values = effective_settings(environ, root)
+    values = dict(effective_settings(environ, root), _VERB=verb)
     problems, warnings = setting_problems(values, given)
     workflow = verb if verb in ("transcribe", "translate", "subtitle") else None
     if workflow:
@@ -644,6 +646,7 @@ def check(verb: str, environ: Mapping[str, str], given: Sequence[str] = (), root
 
 
 def report(problems: Sequence[Problem], warnings: Sequence[str], verb: str) -> int:
+    verb = verb if verb.replace("-", "").isalpha() else "make"  # a file goal (make out/x/audio.wav) is no verb
     for line in warnings:
         print(f"{verb}: warning: {line}", file=sys.stderr)
     if not problems:
