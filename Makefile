@@ -67,7 +67,7 @@ test-fast:
 ## shellcheck every shell script, ruff every Python file
 lint:
 	$(call need-env,dev)
-	PATH="$(ROOT)/.venvs/dev/bin:$$PATH" shellcheck -x $$( { printf '%s\n' .ci/run; git ls-files --cached --others --exclude-standard '*.sh' '*.bats'; } | sort -u)
+	PATH="$(ROOT)/.venvs/dev/bin:$$PATH" shellcheck -x $$( { printf '%s\n' .ci/run pipeline; git ls-files --cached --others --exclude-standard '*.sh' '*.bats'; } | sort -u)
 	"$(DEV_PY)" -m ruff check .
 
 ## Remove job outputs and logs (keeps environments and models)
@@ -110,6 +110,26 @@ NON_JOB_VERBS += review
 SETTING_NAMES := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' "$(ROOT)/config/pipeline.env")
 $(foreach v,$(SETTING_NAMES),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
 
+# A goal that is no verb (and no file path) stops at once with the nearest verb; a job
+# verb before ./bootstrap.sh says so in one line (PIPELINE_RESULT: see ./pipeline).
+UNKNOWN_GOALS := $(filter-out $(JOB_VERBS) $(NON_JOB_VERBS) batch-item-%,$(foreach g,$(MAKECMDGOALS),$(if $(findstring /,$(g)),,$(g))))
+HAVE_COMMON := $(shell test -x "$(COMMON_PY)" && echo yes)
+# The verb being run, for the stages' progress lines ("stage 4/8 asr 37% ETA 1:12", shared/progress.py).
+export PIPELINE_VERB := $(firstword $(filter $(JOB_VERBS),$(MAKECMDGOALS)))
+ifneq ($(UNKNOWN_GOALS),)
+  ifneq ($(HAVE_COMMON),)
+    $(error $(shell "$(COMMON_PY)" -m shared.preflight suggest-verb "$(firstword $(UNKNOWN_GOALS))" $(JOB_VERBS) $(NON_JOB_VERBS) 2>&1))
+  endif
+  $(if $(PIPELINE_RESULT),$(file >>$(PIPELINE_RESULT),2 make))
+  $(error make: unknown verb '$(firstword $(UNKNOWN_GOALS))' (make help lists the verbs))
+endif
+ifneq ($(filter $(JOB_VERBS),$(MAKECMDGOALS)),)
+  ifeq ($(HAVE_COMMON),)
+    $(if $(PIPELINE_RESULT),$(file >>$(PIPELINE_RESULT),3 bootstrap))
+    $(error the pipeline is not set up yet: run ./bootstrap.sh first (it builds .venvs/ in a few minutes))
+  endif
+endif
+
 ifneq ($(filter $(JOB_VERBS),$(MAKECMDGOALS)),)
   ifeq ($(strip $(FILE))$(strip $(DIR)),)
     $(error FILE is not set: run e.g. make $(firstword $(filter $(JOB_VERBS),$(MAKECMDGOALS))) FILE=path/to/video.mkv (or DIR=folder/ for every media file in it))
@@ -131,12 +151,25 @@ ifeq ($(findstring n,$(MAKE_FLAG_LETTERS))$(findstring q,$(MAKE_FLAG_LETTERS))$(
   endif
 endif
 
+# `status` and make -n/-q/-t only look: the job is named and compared in memory (prepare
+# --dry writes nothing, creates no job directory); changed params files are phony there.
+LOOK_ONLY := $(if $(filter-out status $(NON_JOB_VERBS),$(MAKECMDGOALS)),,status)$(findstring n,$(MAKE_FLAG_LETTERS))$(findstring q,$(MAKE_FLAG_LETTERS))$(findstring t,$(MAKE_FLAG_LETTERS))
+PREPARE_DRY := $(if $(LOOK_ONLY),--dry)
+
 ifneq ($(strip $(FILE)),)
 ifneq ($(filter-out $(NON_JOB_VERBS),$(MAKECMDGOALS)),)
 JOB_VARS := $(shell mktemp)
 $(file >$(JOB_VARS))
 $(foreach v,$(SETTING_NAMES),$(if $(filter override,$(origin $(v))),$(file >>$(JOB_VARS),$(v)=$(value $(v)))))
-JOB_INFO := $(shell "$(COMMON_PY)" -m shared.job prepare --vars-file "$(JOB_VARS)" $(HOLD_LOCK); rm -f "$(JOB_VARS)")
+# Preflight (shared/preflight.py), in the same process before prepare writes anything:
+# every setting, model, environment and the input; all problems at once, then stop.
+ifneq ($(filter-out status $(NON_JOB_VERBS),$(MAKECMDGOALS)),)
+PREFLIGHT := --preflight "$(firstword $(filter-out status $(NON_JOB_VERBS),$(MAKECMDGOALS)))" --names "$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))"
+endif
+JOB_INFO := $(shell "$(COMMON_PY)" -m shared.job prepare --vars-file "$(JOB_VARS)" $(HOLD_LOCK) $(PREPARE_DRY) $(PREFLIGHT); s=$$?; rm -f "$(JOB_VARS)"; exit $$s)
+ifneq ($(.SHELLSTATUS),0)
+  $(error stopped before any stage ran (see the message above))
+endif
 ifeq ($(JOB_INFO),)
   $(error cannot set up the job for FILE (see the message above))
 endif
@@ -144,9 +177,16 @@ J := $(word 1,$(JOB_INFO))
 P := $(J)/params
 MUXED := $(J)/$(word 2,$(JOB_INFO))
 BURNED := $(addprefix $(J)/,$(filter-out -,$(word 3,$(JOB_INFO))))
-LANGS := $(wordlist 4,$(words $(JOB_INFO)),$(JOB_INFO))
+LANGS := $(filter-out changed:%,$(wordlist 4,$(words $(JOB_INFO)),$(JOB_INFO)))
 TRANSLATIONS := $(foreach l,$(LANGS),$(J)/translation.$(l).json)
 TRACKS := $(if $(MUX_TRACKS),$(MUX_TRACKS),$(J)/subs/tracks.json)
+# prepare --dry adds changed:<params name> for each params file whose settings changed:
+# phony here, so that make -n shows the stages a real run would redo, writing nothing.
+CHANGED_PARAMS := $(patsubst changed:%,$(P)/%.json,$(filter changed:%,$(JOB_INFO)))
+ifneq ($(CHANGED_PARAMS),)
+.PHONY: $(CHANGED_PARAMS)
+$(CHANGED_PARAMS): ; @:
+endif
 
 # $(call run-stage,NAME): run stages/NAME.py in its environment, or stop with one line
 # when that stage is not written yet.
@@ -246,16 +286,16 @@ else
 
 ## Transcribe FILE=...: demux, separate, vad, asr, align (SRC=, AUDIO_TRACK=, START=, END=; DIR=folder/ for a batch)
 transcribe: $(J)/aligned.json $(J)/transcript.txt
-	@"$(COMMON_PY)" -m shared.no_speech result --job-dir "$(J)" -- "transcript: $(J)/aligned.json and $(J)/transcript.txt"
+	@"$(COMMON_PY)" -m shared.export --verb transcribe --job-dir "$(J)" --output "$(J)/aligned.json" --output "$(J)/transcript.txt"
 
 ## Translate FILE=... (or DIR=folder/) into TGT=en,ta and write the subtitle files
 translate: $(TRANSLATIONS) $(TRACKS)
-	@"$(COMMON_PY)" -m shared.no_speech result --job-dir "$(J)" -- "subtitles: $(TRACKS)"
+	@"$(COMMON_PY)" -m shared.export --verb translate --job-dir "$(J)" $(if $(MUX_TRACKS),,--tracks "$(TRACKS)") $(foreach t,$(TRANSLATIONS),--output "$(t)")
 	@$(if $(MUX_TRACKS),:,"$(COMMON_PY)" "$(ROOT)/stages/subtitle.py" summary "$(TRACKS)")
 
-## Subtitle FILE=... (or DIR=folder/, make -j N for N jobs at once) end to end and mux the tracks into a copy (BURN=1: hard-subtitled too)
+## Subtitle FILE=... (or DIR=folder/, make -j N for N jobs at once) end to end and mux the tracks into a copy (BURN=1: hard-subtitled too; EXPORT= where the .srt go)
 subtitle: $(MUXED) $(BURNED)
-	@"$(COMMON_PY)" -m shared.no_speech result --job-dir "$(J)" -- "subtitled: $(MUXED)$(if $(BURNED), and $(BURNED))"
+	@"$(COMMON_PY)" -m shared.export --verb subtitle --job-dir "$(J)" $(if $(MUX_TRACKS),,--tracks "$(TRACKS)") --muxed "$(MUXED)" $(if $(BURNED),--output "$(BURNED)")
 	@$(if $(MUX_TRACKS),:,"$(COMMON_PY)" "$(ROOT)/stages/subtitle.py" summary "$(TRACKS)")
 endif
 
@@ -263,9 +303,9 @@ endif
 demo:
 	@"$(ROOT)/samples/demo.sh" $(ARGS)
 
-## Show each stage of FILE=...'s job: done, out of date or missing, with its time
+## Show each stage of FILE=...'s job: done, out of date (and why), running or missing; writes nothing
 status:
-	@"$(COMMON_PY)" -m shared.job status --job-dir "$(J)" --make "$(MAKE)" $(addprefix --target ,$(STATUS_TARGETS))
+	@"$(COMMON_PY)" -m shared.job_status --job-dir "$(J)" $(addprefix --target ,$(STATUS_TARGETS))
 
 .PHONY: review
 ## Review FILE=...'s (or DIR=folder/'s) subtitles on a local page: watch, check and correct the cues, then make subtitle applies them (REVIEW_PORT=, REVIEW_OPEN=1)

@@ -80,7 +80,7 @@ def plan(values: Mapping[str, str], tgt: str, allow_fetch: bool) -> DemoPlan:
     """Decide the models and the parts of the demo from what is cached (and fetchable)."""
     from shared import models
 
-    result = DemoPlan(settings={"SRC": "en"})
+    result = DemoPlan(settings={"SRC": "en", "EXPORT": "off"})  # the sample folder is not littered
     if model_cached(ASR_MODEL, values):
         result.settings["ASR_MODEL"] = ASR_MODEL
     else:

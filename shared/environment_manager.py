@@ -408,6 +408,10 @@ def cmd_check(mgr: Manager, args: argparse.Namespace) -> int:
     found = problems(mgr, args.workflow)
     for line in found:
         print(f"missing: {line}")
+    if args.workflow:
+        values = mgr.settings()
+        for line in models.workflow_optional(args.workflow, values, mgr.cache_root(values), root=mgr.root):
+            print(f"optional: {line}")
     if not found:
         print(f"ready: {args.workflow or 'all environments'}")
     return 1 if found else 0

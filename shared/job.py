@@ -377,10 +377,28 @@ def write_parameters(directory: str | os.PathLike[str], params: Mapping[str, Map
     """Write ``params/<name>.json`` for each entry whose content changed; the names written."""
     params_dir = Path(directory) / "params"
     written = []
+    recorded = read_manifest(directory)["stages"]
     for name, entry in params.items():
         if write_if_changed(params_dir / f"{name}.json", {"stage": name.split(".")[0], "parameters": dict(entry)}):
             written.append(name)
+            _restore_params_time(params_dir / f"{name}.json", recorded.get(name) or {})
     return written
+
+
+def _restore_params_time(path: Path, entry: Mapping[str, Any]) -> None:
+    """Back-date a params file rewritten to the settings its stage's output was last made with.
+
+    A run with other settings that failed (or was refused) rewrote the file; going back to
+    the settings of the output that is there must not redo that stage and all after it.
+    The manifest records the params file's hash at each successful run.
+    """
+    try:
+        if entry.get("params_sha256") != hashlib.sha256(path.read_bytes()).hexdigest():
+            return
+        started = dt.datetime.fromisoformat(str(entry["start"])).timestamp() - 1.0
+    except (OSError, KeyError, ValueError, TypeError):
+        return
+    os.utime(path, (started, started))
 
 
 def check_input(file: str) -> Path:
@@ -412,16 +430,29 @@ def read_vars_file(path: str | None) -> dict[str, str]:
     return values
 
 
-def prepare(environ: Mapping[str, str], hold_for: int | None = None) -> tuple[Path, str, str | None, list[str], list[str]]:
+def changed_parameters(directory: str | os.PathLike[str], params: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The params names whose file is missing or differs from ``params`` (read only)."""
+    from shared import job_status
+
+    return [name for name, entry in params.items() if job_status.params_changes(directory, name, entry) is not None]
+
+
+def prepare(environ: Mapping[str, str], hold_for: int | None = None,
+            dry: bool = False) -> tuple[Path, str, str | None, list[str], list[str]]:
     """Name FILE's job, create it, write its changed params (after taking the run lock for ``hold_for``).
 
     Returns (job dir, mux output name, burned copy name or None, target languages, params written).
+    ``dry`` (make status, make -n): write and create nothing, and return the params that
+    would be written instead.
     """
     values = effective_settings(environ)
     file = environ.get("FILE", "") or values.get("FILE", "")
     path = check_input(file)
     directory = job_dir(path, values.get("OUT_DIR") or "out")
     languages = target_languages(values.get("TGT", ""))
+    if dry:
+        burned = burn_output_name(path) if is_on(values.get("BURN")) else None
+        return directory, mux_output_name(path), burned, languages, changed_parameters(directory, stage_parameters(path, values))
     try:
         directory.mkdir(parents=True, exist_ok=True)
         probe_file = directory / f".write-test-{os.getpid()}"
@@ -581,11 +612,19 @@ class StageRun:
             seconds=seconds,
             audio_seconds=self.audio_seconds,
             real_time_factor=rtf,
+            params_sha256=_file_sha256(self.directory / "params" / f"{self.key or self.stage}.json"),
             versions=tool_versions(self.packages, self.tools),
         )
         if self.details:
             entry["details"] = self.details
         record_stage(self.directory, self.key or self.stage, entry)
+
+
+def _file_sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def test_pause(stage: str) -> None:
@@ -630,6 +669,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("prepare", help='print "JOB_DIR MUX_OUTPUT BURNED|- LANG..." and write changed params files')
     p.add_argument("--vars-file", help="NAME=value lines of settings given on make's command line")
     p.add_argument("--hold-for", type=int, metavar="PID", help="take the job's run lock until process PID (make) ends")
+    p.add_argument("--dry", action="store_true", help="write nothing; add changed:<name> for each params file that would change")
+    p.add_argument("--preflight", metavar="VERB", help="first run shared.preflight's checks for VERB; stop on a problem")
+    p.add_argument("--names", default="", help="(with --preflight) the variable names given on make's command line")
     p = sub.add_parser("hold", help="(internal) hold the job's run lock until --pid ends")
     p.add_argument("--job-dir", required=True, type=Path)
     p.add_argument("--pid", required=True, type=int)
@@ -647,9 +689,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             environ.update(read_vars_file(args.vars_file))
         if args.command == "hold":
             return hold_run_lock(args.job_dir, args.pid, sys.stdout)
+        if args.command == "prepare" and args.preflight:
+            from shared import preflight
+
+            status = preflight.report(*preflight.check(args.preflight, environ, args.names.split()), args.preflight)
+            if status:
+                return status
         if args.command == "prepare":
-            directory, mux_name, burned, languages, _written = prepare(environ, args.hold_for)
-            print(" ".join([str(directory), mux_name, burned or "-", *languages]))
+            directory, mux_name, burned, languages, written = prepare(environ, None if args.dry else args.hold_for, args.dry)
+            changed = [f"changed:{name}" for name in written] if args.dry else []
+            print(" ".join([str(directory), mux_name, burned or "-", *languages, *changed]))
         elif args.command == "dir":
             values = settings_mod.resolve(environ=environ)
             print(job_dir(check_input(environ.get("FILE", "")), values.get("OUT_DIR") or "out"))
@@ -658,6 +707,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(status_lines(args.job_dir, pairs, args.make)))  # type: ignore[arg-type]
     except JobError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        from shared import outcome
+
+        outcome.record(outcome.USAGE, "prepare")
         return 2
     return 0
 

@@ -187,8 +187,10 @@ def fetch_hf(spec: models.ModelSpec, ctx: Context, revision: str | None = None) 
     revision = revision or spec.revision
     cache_dir = str(models.hub_dir(ctx.cache))
     api = hub.HfApi(token=ctx.token)
+    reached = False  # whether the hub answered at all: "cannot be reached" and "interrupted" are different fixes
     try:
         info = api.model_info(spec.repo, revision=revision, files_metadata=True, token=ctx.token)
+        reached = True
         commit = info.sha
         siblings = list(hub.utils.filter_repo_objects(
             info.siblings or [], allow_patterns=list(spec.allow_patterns) or None, key=lambda s: s.rfilename))
@@ -210,6 +212,8 @@ def fetch_hf(spec: models.ModelSpec, ctx: Context, revision: str | None = None) 
                              f"check the repo in {models.registry_path(ctx.root)}") from None
         raise FetchError(f"{spec.id}: the hub answered HTTP {status}; run again later") from None
     except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, OSError) as exc:
+        if not reached:
+            raise FetchError(unreachable(spec, hub.constants.ENDPOINT, exc)) from None
         raise FetchError(f"{spec.id}: download interrupted ({type(exc).__name__}); run again to resume") from None
 
     repo = models.repo_dir(ctx.cache, spec.repo)
@@ -220,6 +224,15 @@ def fetch_hf(spec: models.ModelSpec, ctx: Context, revision: str | None = None) 
             atomic_write_text(repo / "refs" / ref, commit)
     return {"schema": 1, "id": spec.id, "source": "hf", "repo": spec.repo, "revision": spec.revision,
             "commit": commit, "files": files}
+
+
+def unreachable(spec: models.ModelSpec, where: str, exc: BaseException) -> str:
+    """The message for a fetch that never reached its server (no byte received): offline, not interrupted."""
+    from urllib.parse import urlparse
+
+    host = urlparse(where).netloc or where
+    return (f"{spec.id}: {host} cannot be reached ({type(exc).__name__}): nothing was downloaded; check the network "
+            f"(proxy, firewall, HF_ENDPOINT) and run again when online")
 
 
 def _check_hub_file(spec: models.ModelSpec, ctx: Context, sibling, local: Path, commit: str) -> dict:
@@ -254,8 +267,10 @@ def fetch_url(spec: models.ModelSpec, ctx: Context) -> dict:
         partial = target.with_name(target.name + ".partial")
         start = partial.stat().st_size if partial.is_file() else 0
         request = urllib.request.Request(spec.url, headers={"Range": f"bytes={start}-"} if start else {})
+        reached = False
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
+                reached = True
                 if start and response.status != 206:  # the server ignored Range: start over
                     start = 0
                 length = response.headers.get("Content-Length")
@@ -265,6 +280,8 @@ def fetch_url(spec: models.ModelSpec, ctx: Context) -> dict:
         except urllib.error.HTTPError as exc:
             raise FetchError(f"{spec.id}: {spec.url} answered HTTP {exc.code}") from None
         except (urllib.error.URLError, OSError) as exc:
+            if not reached:
+                raise FetchError(unreachable(spec, spec.url, exc)) from None
             raise FetchError(f"{spec.id}: download interrupted ({type(exc).__name__}); run again to resume") from None
         if expected is not None and partial.stat().st_size != expected:
             raise FetchError(f"{spec.id}: download interrupted at {partial.stat().st_size}/{expected} bytes; run again to resume")
@@ -330,6 +347,8 @@ def cmd_status(ctx: Context, ids: Sequence[str]) -> int:
         print(f"workflow {workflow}: {'ready offline' if not problems else 'NOT ready'}")
         for line in problems:
             print(f"  missing: {line}")
+        for line in models.workflow_optional(workflow, ctx.values, ctx.cache, ctx.root):
+            print(f"  optional: {line}")
         ok = ok and not problems
     return EXIT_OK if ok else EXIT_FAILED
 

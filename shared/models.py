@@ -374,7 +374,8 @@ def _translate_ids(values: Mapping[str, str], root: Path, hw_class: str, table: 
     for tgt in targets:
         # SRC=auto: the spoken language is known only after ASR, so the stage may need
         # IndicTrans2 (an Indic source) or NLLB (any other).
-        sources = [src] if src not in ("", "auto") else ["hi", "xx"]
+        # English is the likeliest non-Indic source, and routes to IndicTrans2 for Indic targets.
+        sources = [src] if src not in ("", "auto") else ["hi", "en", "xx"]
         for candidate in sources:
             direction = translation_direction(candidate, tgt)
             if translator in ("indictrans2", "auto") and direction:
@@ -623,8 +624,24 @@ def workflow_model_ids(workflow: str, values: Mapping[str, str], root: Path) -> 
     return list(dict.fromkeys(ids))
 
 
+def optional_model(spec: ModelSpec, values: Mapping[str, str]) -> bool:
+    """True for a model the workflow runs without: a wav2vec2 aligner under ALIGN=auto (Whisper's timings stand in)."""
+    return spec.stage == "align" and (values.get("ALIGN", "auto") or "auto") == "auto"
+
+
+def workflow_optional(workflow: str, values: Mapping[str, str], cache: Path, root: Path) -> list[str]:
+    """One line per optional model of ``workflow`` that is not cached (not counted against "ready")."""
+    try:
+        ids = workflow_model_ids(workflow, values, root)
+    except RegistryError:
+        return []
+    models = load_registry(root).models
+    return [f"model {i} ({models[i].stage}) would improve the timings; without it Whisper's are used: {fix_for(models[i], root, values)}"
+            for i in ids if optional_model(models[i], values) and model_state(models[i], Path(cache), root) != "cached"]
+
+
 def workflow_problems(workflow: str, values: Mapping[str, str], cache: Path, root: Path) -> list[str]:
-    """One line per model ``workflow`` needs that is not cached, each ending with its fix."""
+    """One line per model ``workflow`` needs that is not cached, each ending with its fix (optional ones left out)."""
     try:
         ids = workflow_model_ids(workflow, values, root)
     except RegistryError as exc:
@@ -633,6 +650,8 @@ def workflow_problems(workflow: str, values: Mapping[str, str], cache: Path, roo
     problems = []
     for model_id in ids:
         spec = models[model_id]
+        if optional_model(spec, values):
+            continue
         state = model_state(spec, Path(cache), root)
         if state != "cached":
             what = "not installed" if spec.source == "package" else ("only partly cached" if state == "partial" else "not cached")

@@ -29,3 +29,98 @@ MEANING = {
     MISSING: "a model or environment is missing",
     QC_FAILED: "QC failed (SUB_QC=fail)",
 }
+
+# ---- carrying a status past make ---------------------------------------------------------
+# ./pipeline names a file in PIPELINE_RESULT; preflight and every stage append one line
+# "<status> <what>" to it. make exits 2 on any failure; ./pipeline exits with the status
+# the failing step recorded (see pipeline_status).
+RESULT_ENV = "PIPELINE_RESULT"
+
+
+def record(status: int, what: str) -> None:
+    """Append ``<status> <what>`` to the PIPELINE_RESULT file, when there is one."""
+    import os
+
+    path = os.environ.get(RESULT_ENV, "")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{status} {what}\n")
+    except OSError:
+        pass
+
+
+def pipeline_status(make_status: int, lines: list[str]) -> int:
+    """The verb's status from make's and the recorded lines.
+
+    make 0 is done. Otherwise the first failure recorded wins; a make that failed after a
+    passing preflight with no failure recorded lost a stage that died without a word (a
+    crash, a kill): 1. Nothing recorded at all is make's own usage error: 2.
+    """
+    if make_status == 0:
+        return OK
+    recorded = []
+    for line in lines:
+        head = line.split(" ", 1)[0]
+        if head.isdigit():
+            recorded.append(int(head))
+    failures = [s for s in recorded if s != OK]
+    if failures:
+        return failures[0] if failures[0] in MEANING else STAGE_FAILED
+    return STAGE_FAILED if recorded else USAGE
+
+
+def run_stage(main, stage: str) -> None:  # noqa: ANN001 - a click command
+    """Run a stage's Click command and exit with its status from the table above.
+
+    Called from make (MAKELEVEL set) a failure is one line ``<stage>: error: ...`` (no
+    Click usage text); by hand, Click's usage text stays for real usage errors. A missing
+    model exits 3, a usage or settings error 2, any other failure 1; the status is recorded
+    for ./pipeline. An unexpected exception's traceback goes to the stage's log file only.
+    """
+    import logging
+    import os
+    import sys
+    import traceback
+
+    import click
+
+    from_make = bool(os.environ.get("MAKELEVEL"))
+    try:
+        returned = main.main(standalone_mode=False)
+        status = returned if isinstance(returned, int) else OK
+    except click.UsageError as exc:
+        if from_make:
+            print(f"{stage}: error: {exc.format_message()}", file=sys.stderr)
+        else:
+            exc.show()
+        status = USAGE
+    except click.ClickException as exc:
+        cause = exc.__cause__ or exc.__context__
+        status = MISSING if type(cause).__name__ in ("ModelNotCached", "EnvironmentError_") else STAGE_FAILED
+        if isinstance(getattr(cause, "status", None), int) and cause.status in MEANING:
+            status = cause.status
+        print(f"{stage}: error: {exc.format_message()}", file=sys.stderr)
+    except click.exceptions.Abort:
+        print(f"{stage}: aborted", file=sys.stderr)
+        status = STAGE_FAILED
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else (OK if exc.code is None else STAGE_FAILED)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - the one place a stage's unexpected failure becomes a line
+        status = MISSING if type(exc).__name__ == "ModelNotCached" else STAGE_FAILED
+        print(f"{stage}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        text = traceback.format_exc()
+        files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+        for handler in files:
+            handler.stream.write(text)
+            handler.flush()
+        if files:
+            print(f"{stage}: the traceback is in {files[0].baseFilename}", file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, end="")
+    if status != OK:
+        record(status, stage)
+    sys.exit(status)

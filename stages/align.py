@@ -114,4 +114,6 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
 
 
 if __name__ == "__main__":
-    main()
+    from shared import outcome
+
+    outcome.run_stage(main, "align")

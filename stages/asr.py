@@ -115,16 +115,18 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
 
     root = speech_stage.repo_root()
     hw_class = models.hardware_class(root, {"DEVICE": device})
+    from shared import preflight
+
     try:
-        model_id, model_path, why = asr_mod.select_model(model_setting, name, hw_class, speech_stage.cache_dir(), root)
+        model_id, model_path, why = asr_mod.select_model(model_setting, name, hw_class, speech_stage.cache_dir(), root,
+                                                         lang)
     except models.ModelNotCached as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(str(exc)) from exc
+    except preflight.AsrModelProblem as exc:
+        raise click.ClickException(str(exc)) from exc
     except models.RegistryError as exc:
         raise click.BadParameter(str(exc), param_hint="ASR_MODEL") from None
     spec = models.get_spec(model_id, root)
-    if lang and spec.languages and "*" not in spec.languages and lang not in spec.languages:
-        raise click.BadParameter(f"model {model_id} only knows {', '.join(spec.languages)}, not SRC={language}",
-                                 param_hint="SRC / ASR_MODEL")
     decoder = asr_mod.ASR_BACKENDS[name](model_path, model_id, opts)
     chunks = speech["chunks"]
     regions = [(r["start"], r["end"]) for r in speech["regions"]]
@@ -142,6 +144,13 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         result = decoder.transcribe(audio, chunks)
         if result.language == "und" and len(spec.languages) == 1 and spec.languages[0] != "*":
             result.language = spec.languages[0]  # no speech to detect on; the model knows one language
+        refusal = None if lang else preflight.detected_language_problem(model_id, result.language,
+                                                                        result.language_probability, root, hw_class)
+        if refusal:
+            raise click.ClickException(refusal) from preflight.AsrModelProblem(refusal)  # nothing written: the stage fails before its output
+        probability = f" (probability {result.language_probability:.2f})" if result.language_probability is not None else ""
+        log.info("language %s%s%s, model %s (%s)", result.language, probability, "" if lang else " detected",
+                 model_id, why)
         kept, removed = guards.apply_guards(result.segments, regions, guards.GuardOptions(
             no_speech_threshold=opts.no_speech_threshold if opts.no_speech_threshold is not None else 1.0,
             log_prob_threshold=opts.log_prob_threshold if opts.log_prob_threshold is not None else -99.0))
@@ -161,4 +170,6 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
 
 
 if __name__ == "__main__":
-    main()
+    from shared import outcome
+
+    outcome.run_stage(main, "asr")

@@ -196,4 +196,6 @@ def main(input_file: Path, output: Path, media_json: Path | None, job_dir: Path 
 
 
 if __name__ == "__main__":
-    main()
+    from shared import outcome
+
+    outcome.run_stage(main, "demux")

@@ -154,6 +154,8 @@ def soft_mux(facts: dict[str, Any], tracks: list[dict[str, Any]], output: Path, 
             args += [f"-c:s:{k}", "srt"]
         args += [f"-metadata:s:s:{k}", f"language={track_language(track)}", f"-metadata:s:s:{k}", f"title={track_title(track)}",
                  f"-disposition:s:{k}", "default" if n == chosen else "0"]
+        if container == "mp4":  # MP4 keeps a track's name in its handler (players show it), not in a title tag
+            args += [f"-metadata:s:s:{k}", f"handler_name={track_title(track)}"]
     fmt = {"mkv": "matroska", "mka": "matroska", "mp4": "mp4"}[container]
     if container == "mp4":
         args += ["-movflags", "+faststart"]
@@ -254,4 +256,6 @@ def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | 
 
 
 if __name__ == "__main__":
-    main()
+    from shared import outcome
+
+    outcome.run_stage(main, "mux")

@@ -94,4 +94,6 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
 
 
 if __name__ == "__main__":
-    main()
+    from shared import outcome
+
+    outcome.run_stage(main, "separate")

@@ -360,7 +360,7 @@ def track_sentences(data: dict) -> list[dict]:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--fps", "fps_text", default=None, show_default="SUB_FPS, else 24",
               help="frame rate for the gap rules (25, 29.97, 30000/1001)")
-@click.option("--strict", is_flag=True, help="exit 1 when there is any violation")
+@click.option("--strict", is_flag=True, help="exit 4 (QC failed) when there is any violation")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--ref", "reference", type=click.Path(path_type=Path), default=None,
               help="a reference segmentation of the same speech: boundary precision/recall within 0.3 s")
@@ -395,7 +395,9 @@ def check(file: Path, fps_text: str | None, strict: bool, as_json: bool, referen
         for line in segmentation_lines(data):
             click.echo(line)
     if strict and report.violations:
-        sys.exit(1)
+        from shared import outcome
+
+        sys.exit(outcome.QC_FAILED)
 
 
 def segmentation_lines(data: dict) -> list[str]:
@@ -425,4 +427,6 @@ def summary(tracks_json: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from shared import outcome
+
+    outcome.run_stage(main, "subtitle")

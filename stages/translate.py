@@ -167,4 +167,6 @@ def main(aligned_json: Path, output: Path, tgt: str, src: str, translator: str, 
 
 
 if __name__ == "__main__":
-    main()
+    from shared import outcome
+
+    outcome.run_stage(main, "translate")

@@ -85,4 +85,6 @@ def main(audio: Path, output: Path, job_dir: Path | None, backend: str, device: 
 
 
 if __name__ == "__main__":
-    main()
+    from shared import outcome
+
+    outcome.run_stage(main, "vad")

@@ -170,7 +170,10 @@ class FasterWhisperBackend(AsrBackend):
         probability: float | None = None
         segments: list[dict] = []
         fallbacks = 0
-        for group in progress(groups, total=len(groups), desc="asr"):
+        from shared.progress import Progress
+
+        meter = Progress("asr", len(chunks), "chunks")  # counted per chunk, not per group of batch_size x 4
+        for group in groups:
             pieces = [audio_io.read_window(audio_path, c["start"], c["end"]) for c in group]
             if language is None:
                 language, probability = self._language(pieces[0])
@@ -197,6 +200,8 @@ class FasterWhisperBackend(AsrBackend):
                         found = retried
                         fallbacks += 1
                 segments.extend(s for s in found if s["text"])
+                meter.update(1)
+        meter.close()
         return AsrResult(segments, language or "und", probability, {"chunks": len(chunks), "fallbacks": fallbacks})
 
 
@@ -296,31 +301,20 @@ def parse_temperatures(text: str) -> tuple[float, ...]:
     return values
 
 
-def select_model(requested: str, backend: str, hw_class: str, cache: Path, root: Path) -> tuple[str, Path, str]:
-    """(model id, cached path, why) for ASR_MODEL=``requested`` on ``backend``.
+def select_model(requested: str, backend: str, hw_class: str, cache: Path, root: Path,
+                 language: str | None = None) -> tuple[str, Path, str]:
+    """(model id, cached path, why) for ASR_MODEL=``requested`` on ``backend`` and SRC ``language`` (None: auto).
 
-    An explicit id must be cached (else ModelNotCached names the fix). With ASR_MODEL
-    empty the hardware class's default is used; on a CPU, when that default is not cached,
-    the first cached model of the same backend stands in (larger ones first, the pip-bundled
-    tiny.en last) and the log says how to fetch the default.
+    The choice is shared.preflight.choose_asr_model, the same one preflight makes: an
+    explicit id must be cached (else ModelNotCached names the fix); with ASR_MODEL empty the
+    hardware class's default is used, and on a CPU, when it is not cached, a cached model of
+    the same backend stands in only when it can do the language (AsrModelProblem otherwise).
     """
     from shared import models
+    from shared.preflight import choose_asr_model
 
-    values = {"ASR_MODEL": requested, "ASR_BACKEND": backend}
-    model_id = models.asr_model_id(values, root, hw_class)
-    try:
-        return model_id, Path(models.resolve(model_id, cache, root)), "requested" if requested else "default"
-    except models.ModelNotCached as missing:
-        if requested or hw_class != "cpu":
-            raise
-        wanted = ASR_BACKENDS[backend].model_backend
-        candidates = [spec for spec in models.registry(root).values() if spec.stage == "asr" and spec.backend == wanted]
-        candidates.sort(key=lambda spec: (spec.source == "package", -spec.size_mb))
-        for spec in candidates:
-            try:
-                path = Path(models.resolve(spec.id, cache, root))
-            except models.ModelNotCached:
-                continue
-            log.warning("the default ASR model %s is not cached (%s); using the cached %s", model_id, missing.fix, spec.id)
-            return spec.id, path, f"fallback: {model_id} not cached"
-        raise
+    model_id, why = choose_asr_model(requested, ASR_BACKENDS[backend].model_backend, hw_class, cache, root,
+                                     language, backend)
+    if why.startswith("fallback"):
+        log.warning("the default ASR model is not cached; using the cached %s (%s)", model_id, why)
+    return model_id, Path(models.resolve(model_id, cache, root)), why

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,13 +16,11 @@ T = TypeVar("T")
 
 
 def progress(items: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
-    """``items``, with a progress bar on stderr only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        yield from items
-        return
-    from tqdm import tqdm
+    """``items``, with progress through shared.progress: a bar on a terminal, throttled lines
+    (also in the job's log) anywhere else."""
+    from shared import progress as progress_mod
 
-    yield from tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False)
+    yield from progress_mod.track(items, desc, total)
 
 
 def cache_dir() -> Path:

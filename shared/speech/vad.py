@@ -177,8 +177,12 @@ class SileroVad(VadBackend):
         frames = 0
         # inference_mode: without it autograd keeps every frame's graph alive through the
         # model's recurrent state, and memory grows with the film (1.6 GB at 20 min).
+        from shared.progress import Progress
+
+        meter = Progress("vad", round(duration, 1), "s of audio")
         with torch.inference_mode():
             for _, block in audio_io.iter_blocks(path, self.BLOCK_SECONDS):
+                meter.update(round(len(block) / 16000, 1))
                 samples = np.concatenate([carry, block])
                 usable = len(samples) // self.FRAME * self.FRAME
                 carry = samples[usable:]
@@ -188,6 +192,7 @@ class SileroVad(VadBackend):
             if len(carry):
                 padded = np.pad(carry, (0, self.FRAME - len(carry)))
                 probs.append(float(self.model(torch.from_numpy(padded), 16000).item()))
+        meter.close()
         stamps = get_speech_timestamps_from_probs(
             probs,
             sampling_rate=16000,

@@ -40,7 +40,7 @@ NEEDS_PIPELINE = [
                        reason="needs espeak-ng, sox and ffmpeg"),
 ]
 # Files of a job that are not results: timings, locks, logs.
-NOT_RESULTS = ("manifest.json", ".lock", ".run.lock")
+NOT_RESULTS = ("manifest.json", ".lock", ".run.lock", ".exported.json")
 
 
 def clean_env(cache: Path, **extra: str) -> dict[str, str]:

@@ -158,7 +158,7 @@ def test_batch_of_three_with_one_broken_file(tmp_path: Path) -> None:
     rows = {line[:26].strip(): line[26:].split()[0] for line in result.stdout.splitlines()[2:5]}
     assert rows == {"broken.mkv": "failed", "first 'one'.mp4": "ok", "part 2/second $two ü.mkv": "ok"}, result.stdout
     assert "2 of 3 succeeded, 1 failed" in result.stdout
-    assert "broken.mkv: Error: Invalid value for FILE" in result.stdout and "not a media file" in result.stdout
+    assert "broken.mkv: subtitle: error: FILE=" in result.stdout and "not a media file" in result.stdout  # preflight's line
     muxed = sorted(p.name for p in out.glob("*/*.subtitled.*"))
     assert muxed == ["first-one.subtitled.mp4", "second-two-u.subtitled.mkv"]
     for job in out.glob("*/"):

@@ -372,3 +372,15 @@ def test_the_module_runs_without_the_shell(run, hub):
                             capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (run.cache / "manifests" / "tiny-nllb.json").is_file()
+
+
+def test_a_hub_that_cannot_be_reached_is_not_an_interrupted_download(run):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on: the connection is refused, no byte arrives
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result = run("--model", "tiny-asr", HF_ENDPOINT=closed, HF_HUB_ETAG_TIMEOUT="2", HF_HUB_DOWNLOAD_TIMEOUT="2")
+    assert result.returncode == 1
+    assert f"127.0.0.1:{closed.rsplit(':', 1)[1]} cannot be reached" in result.stderr
+    assert "nothing was downloaded" in result.stderr and "interrupted" not in result.stderr

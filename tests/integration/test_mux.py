@@ -92,6 +92,9 @@ def test_mp4_gets_mov_text_and_keeps_its_subtitles(media, tmp_path: Path) -> Non
     facts = sub_facts(output)
     assert [f[:2] for f in facts] == [("mov_text", "fre"), ("mov_text", "hin"), ("mov_text", "eng")]
     assert facts[2][3] == 1 and facts[1][3] == 0
+    # each added track is named where MP4 players look (the handler), not three identical "SubtitleHandler"s
+    names = [s["tags"].get("handler_name") for s in streams(output, "subtitle")]
+    assert names[1:] == ["Hindi", "English (translated)"]
     assert [s["codec_type"] for s in streams(output)][:2] == ["video", "audio"]
 
 

@@ -36,7 +36,8 @@ def stage_env(cache: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAD", "ASR_", "ALIGN", "SEPARATE", "SRC", "MODELS_TOML"))}
     env.update(MODEL_CACHE_DIR=str(cache), HF_HOME=str(cache / "huggingface"), TORCH_HOME=str(cache / "torch"),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DEVICE="cpu", COMPUTE_TYPE="int8", BATCH_SIZE="4",
-               THREADS="2", PYTHONPATH=str(REPO), NLTK_DATA=str(cache / "nltk"))
+               THREADS="2", PYTHONPATH=str(REPO), NLTK_DATA=str(cache / "nltk"),
+               SRC="en")  # English clips: the English-only fallback model may stand in only for a known English source
     env.update(extra)
     return env
 

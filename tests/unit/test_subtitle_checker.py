@@ -106,7 +106,7 @@ def test_check_cli_lists_violations_and_strict_fails(tmp_path: Path) -> None:
     assert plain.returncode == 0
     assert "cue 1 (00:00:01.000): cps: 29 characters in 1.000 s = 29.0 cps > 17" in plain.stdout
     strict = run_check(str(path), "--strict", "--json")
-    assert strict.returncode == 1
+    assert strict.returncode == 4  # outcome.QC_FAILED
     report = json.loads(strict.stdout)
     assert report["by_rule"] == {"cps": 1} and report["fps_assumed"] is True
     assert run_check(str(path), "--strict", "--max-cps", "30").returncode == 0

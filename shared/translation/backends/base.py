@@ -45,13 +45,18 @@ def length_sorted_batches(texts: Sequence[str], batch_size: int) -> Iterator[lis
 
 def run_batched(texts: Sequence[str], batch_size: int, translate_batch: Callable[[list[str]], list[str]]) -> list[str]:
     """``translate_batch`` over length-sorted batches, results put back in input order."""
+    from shared.progress import Progress
+
     results: list[str] = [""] * len(texts)
+    meter = Progress("translate", len(texts), "sentences")
     for indices in length_sorted_batches(texts, batch_size):
         outputs = translate_batch([texts[i] for i in indices])
         if len(outputs) != len(indices):
             raise RuntimeError(f"backend returned {len(outputs)} translations for {len(indices)} sentences")
         for i, out in zip(indices, outputs, strict=True):
             results[i] = out
+        meter.update(len(indices))
+    meter.close()
     return results
 
 
