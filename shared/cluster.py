@@ -42,7 +42,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import batch, job, settings  # noqa: E402
+from shared import batch, job, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Settings that steer the driver, not the jobs.

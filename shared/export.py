@@ -36,8 +36,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import outcome  # noqa: E402
-from shared import settings as settings_mod  # noqa: E402
+from shared import outcome
+from shared import settings as settings_mod
 
 RECORD = ".exported.json"  # in the job folder (bookkeeping, like the manifest): what this job wrote where (path -> sha256)
 SUFFIX = "subpipe"

@@ -37,8 +37,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import outcome  # noqa: E402
-from shared import settings as settings_mod  # noqa: E402
+from shared import outcome, policy
+from shared import settings as settings_mod
 
 ROOT = settings_mod.REPO_ROOT
 # Make variables a verb reads that are not settings of config/pipeline.env.
@@ -211,6 +211,41 @@ def _export(value: str, _values: Mapping[str, str]) -> str | None:
     return None
 
 
+def parsed_by(parse: Callable[[str], object]) -> Validator:
+    """A validator that runs the parser the stage itself uses: its ValueError is the problem."""
+    def check(value: str, _values: Mapping[str, str]) -> str | None:
+        try:
+            parse(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    return check
+
+
+def _cost(name: str) -> Validator:
+    def parse(value: str) -> object:
+        from shared.subtitles.rules import costs_from_settings
+
+        return costs_from_settings({name: value})
+    return parsed_by(parse)
+
+
+def _shots(function: str) -> Validator:
+    def parse(value: str) -> object:
+        from shared.subtitles import shots
+
+        return getattr(shots, function)(value)
+    return parsed_by(parse)
+
+
+def _auto_or(low: float) -> Validator:
+    amount = number(low)
+
+    def check(value: str, values: Mapping[str, str]) -> str | None:
+        return None if value.strip().lower() == "auto" else amount(value, values)
+    return check
+
+
 VALIDATORS: dict[str, Validator] = {
     "EXPORT": _export,
     "PROGRESS_INTERVAL": number(0),
@@ -269,6 +304,20 @@ VALIDATORS: dict[str, Validator] = {
     "LLM_TIMEOUT": number(0, low_open=True),
     "LLM_RETRIES": number(0, integer=True),
     "LLM_CONTEXT_LINES": number(0, integer=True),
+    **{name: _cost(name) for name in ("SUB_COST_CUE", "SUB_COST_SENTENCE", "SUB_COST_CLAUSE", "SUB_COST_PHRASE",
+                                      "SUB_COST_PLAIN", "SUB_COST_FORBIDDEN", "SUB_COST_PAUSE",
+                                      "SUB_COST_SENTENCE_INSIDE", "SUB_COST_SPEAKER_DASH")},
+    "SUB_QC": choice("warn", "fail"),
+    "SUB_SHOT_CHANGES": _shots("parse_spec"),
+    "SUB_SHOT_THRESHOLD": _shots("parse_threshold"),
+    "SUB_SHOT_SNAP_FRAMES": _shots("parse_snap"),
+    "REVIEW_PORT": number(0, 65535, integer=True, empty=True),
+    "REVIEW_OPEN": choice(*ON_OFF),
+    "REVIEW_LOW_CONFIDENCE": number(0, 1),
+    "ENGINE": choice("local", "ray"),
+    "RAY_GPUS_PER_JOB": _auto_or(0),
+    "RAY_CPUS_PER_JOB": _auto_or(0),
+    "RAY_MAX_RETRIES": number(0, integer=True),
 }
 
 
@@ -633,10 +682,7 @@ def check(verb: str, environ: Mapping[str, str], given: Sequence[str] = (), root
     workflow = verb if verb in ("transcribe", "translate", "subtitle") else None
     if workflow:
         problems.extend(environment_problems(workflow, values, root, warnings))
-        cache_setting = values.get("MODEL_CACHE_DIR", "")
-        cache = Path(cache_setting).expanduser() if cache_setting else root / ".cache"
-        if not cache.is_absolute():
-            cache = root / cache
+        cache = policy.cache_root(values, root)
         problems.extend(model_problems(workflow, values, cache, root, warnings))
     out_problems = out_dir_problems(values)
     problems.extend(out_problems)

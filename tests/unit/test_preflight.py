@@ -14,7 +14,7 @@ from tests.helpers import model_cache
 
 REPO = Path(__file__).resolve().parents[2]
 # Settings whose value is free text (a path or a URL is checked where it is used, a secret never shown).
-FREE_TEXT = {"FILE", "DIR", "LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "MODEL_CACHE_DIR", "HF_TOKEN"}
+FREE_TEXT = {"FILE", "DIR", "RAY_ADDRESS", "LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "MODEL_CACHE_DIR", "HF_TOKEN"}
 
 
 def test_every_setting_has_one_validator_and_its_default_passes() -> None:
