@@ -42,6 +42,7 @@ class AsrOptions:
     device: str = "cpu"
     compute_type: str = "int8"
     threads: int = 0
+    word_timestamps: bool = False  # word times from the decoding pass itself (ALIGN=whisper: align needs no model)
 
     def __post_init__(self) -> None:
         if self.task not in ("transcribe", "translate"):
@@ -60,6 +61,12 @@ class AsrResult:
     language: str
     language_probability: float | None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def wants_word_timestamps(align_setting: str | None) -> bool:
+    """Whether the decoding pass should time words: for every ALIGN that may use Whisper's own
+    timing (whisper, and auto, which falls back to it); wav2vec2 and off have no use for them."""
+    return (align_setting or "auto").strip().lower() not in ("wav2vec2", "off")
 
 
 def glossary_prompt(terms: list[str]) -> tuple[str | None, str | None]:
@@ -95,10 +102,64 @@ class AsrBackend(abc.ABC):
 
 
 def _segment(start: float, end: float, text: str, avg_logprob: float, no_speech_prob: float,
-             compression_ratio: float, language: str) -> dict:
-    return {"start": round(start, 3), "end": round(end, 3), "text": text.strip(), "language": language,
-            "avg_logprob": round(float(avg_logprob), 4), "no_speech_prob": round(float(no_speech_prob), 4),
-            "compression_ratio": round(float(compression_ratio), 3)}
+             compression_ratio: float, language: str, units: list[tuple[str, float, float, float]] | None = None,
+             limits: tuple[float, float] | None = None) -> dict:
+    """A transcript segment; with ``units`` (the decoder's timed words, absolute seconds) also its words."""
+    seg = {"start": round(start, 3), "end": round(end, 3), "text": text.strip(), "language": language,
+           "avg_logprob": round(float(avg_logprob), 4), "no_speech_prob": round(float(no_speech_prob), 4),
+           "compression_ratio": round(float(compression_ratio), 3)}
+    if units is not None:
+        words = words_from_units(seg["text"], units, limits or (start, end))
+        if words is not None:
+            seg["words"] = words
+    return seg
+
+
+def words_from_units(text: str, units: list[tuple[str, float, float, float]], limits: tuple[float, float]
+                     ) -> list[dict] | None:
+    """The words of ``text`` timed by the decoder's units (word, start, end, probability; absolute
+    seconds), clipped to ``limits`` (the VAD chunk); None when the units spell other text."""
+    from shared.speech.align import map_units_to_words, split_words
+
+    wanted = split_words(text)
+    if not wanted:
+        return None
+    timed = map_units_to_words(wanted, [u for u in units if u[0].strip()])
+    if timed is None:
+        return None
+    lo, hi = limits
+    words = []
+    for word, (start, end, prob) in zip(wanted, timed, strict=True):
+        start = min(max(start, lo), hi)
+        end = min(max(end, start), hi)
+        words.append({"word": word, "start": round(start, 3), "end": round(end, 3),
+                      "score": round(min(1.0, max(0.0, float(prob))), 3), "timed_by": "whisper"})
+    return words
+
+
+def keep_matching_words(segments: list[dict]) -> int:
+    """Drop ``words`` from segments whose text no longer matches them (a guard rewrote the
+    text); the aligner then times those segments itself. Returns how many were dropped."""
+    from shared.speech.align import split_words
+
+    dropped = 0
+    for seg in segments:
+        if "words" in seg and [w["word"] for w in seg["words"]] != split_words(seg["text"]):
+            del seg["words"]
+            dropped += 1
+    return dropped
+
+
+def _units(words, shift: float) -> list[tuple[str, float, float, float]] | None:
+    """faster-whisper/mlx words (objects or dicts) as (word, start, end, probability), shifted."""
+    if words is None:
+        return None
+    out = []
+    for w in words:
+        get = w.get if isinstance(w, dict) else lambda k, w=w: getattr(w, k)
+        out.append((str(get("word")), float(get("start")) + shift, float(get("end")) + shift,
+                    float(get("probability"))))
+    return out
 
 
 class FasterWhisperBackend(AsrBackend):
@@ -136,7 +197,7 @@ class FasterWhisperBackend(AsrBackend):
                     compression_ratio_threshold=o.compression_ratio_threshold,
                     log_prob_threshold=o.log_prob_threshold, no_speech_threshold=o.no_speech_threshold,
                     initial_prompt=o.initial_prompt, hotwords=o.hotwords, without_timestamps=False,
-                    word_timestamps=False)
+                    word_timestamps=o.word_timestamps)
 
     def _failed(self, segments: list[dict]) -> bool:
         """True when a chunk's decode fails Whisper's thresholds (and is not plain silence)."""
@@ -159,8 +220,10 @@ class FasterWhisperBackend(AsrBackend):
         options = self._decode_options(language)
         segments, _ = self.model.transcribe(samples, temperature=list(self.opts.temperatures[1:]), vad_filter=False,
                                             condition_on_previous_text=False, **options)
+        limits = (chunk["start"], chunk["end"])
         return [_segment(chunk["start"] + s.start, min(chunk["end"], chunk["start"] + s.end), s.text, s.avg_logprob,
-                         s.no_speech_prob, s.compression_ratio, language) for s in segments]
+                         s.no_speech_prob, s.compression_ratio, language, _units(s.words, chunk["start"]), limits)
+                for s in segments]
 
     def transcribe(self, audio_path: Path, chunks: list[dict]) -> AsrResult:
         if not chunks:
@@ -188,7 +251,8 @@ class FasterWhisperBackend(AsrBackend):
                 start = max(chunk["start"], seg.start + shift)
                 end = min(chunk["end"], seg.end + shift)
                 per_chunk[index].append(_segment(start, max(start, end), seg.text, seg.avg_logprob, seg.no_speech_prob,
-                                                 seg.compression_ratio, language))
+                                                 seg.compression_ratio, language, _units(seg.words, shift),
+                                                 (chunk["start"], chunk["end"])))
             for index, chunk in enumerate(group):
                 found = per_chunk[index]
                 if len(self.opts.temperatures) > 1 and self._failed(found):
@@ -241,7 +305,8 @@ class MlxBackend(AsrBackend):
         return dict(path_or_hf_repo=str(self.model_path), language=language, task=o.task,
                     temperature=tuple(o.temperatures), compression_ratio_threshold=o.compression_ratio_threshold,
                     logprob_threshold=o.log_prob_threshold, no_speech_threshold=o.no_speech_threshold,
-                    condition_on_previous_text=False, initial_prompt=prompt, word_timestamps=False, verbose=None)
+                    condition_on_previous_text=False, initial_prompt=prompt, word_timestamps=o.word_timestamps,
+                    verbose=None)
 
     def transcribe(self, audio_path: Path, chunks: list[dict]) -> AsrResult:
         language = self.opts.language
@@ -257,7 +322,9 @@ class MlxBackend(AsrBackend):
                 start = chunk["start"] + float(s["start"])
                 end = min(chunk["end"], chunk["start"] + float(s["end"]))
                 seg = _segment(start, max(start, end), s.get("text", ""), s.get("avg_logprob", 0.0),
-                               s.get("no_speech_prob", 0.0), s.get("compression_ratio", 0.0), language)
+                               s.get("no_speech_prob", 0.0), s.get("compression_ratio", 0.0), language,
+                               _units(s.get("words") if self.opts.word_timestamps else None, chunk["start"]),
+                               (chunk["start"], chunk["end"]))
                 if seg["text"]:
                     segments.append(seg)
         return AsrResult(segments, language or "und", probability, {"chunks": len(chunks), "fallbacks": None})
