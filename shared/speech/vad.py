@@ -141,8 +141,130 @@ class VadBackend(abc.ABC):
         """Speech regions (start, end) in seconds of the 16 kHz file at ``path``."""
 
 
+class SileroOnnx:
+    """Silero VAD's ONNX model run with onnxruntime and numpy alone (no torch import: the
+    stage starts in a fraction of a second). The same recurrent step as silero-vad's own
+    OnnxWrapper: each 512-sample frame is fed with the 64 samples before it and the state."""
+
+    FRAME = 512
+    CONTEXT = 64
+
+    def __init__(self, path: str | os.PathLike[str]):
+        import onnxruntime
+
+        opts = onnxruntime.SessionOptions()
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"], sess_options=opts)
+        self.sr = np.array(16000, dtype=np.int64)
+        self.reset_states()
+
+    def reset_states(self) -> None:
+        self.state = np.zeros((2, 1, 128), dtype=np.float32)
+        self.context = np.zeros((1, self.CONTEXT), dtype=np.float32)
+
+    def __call__(self, frame: np.ndarray) -> float:
+        x = np.concatenate([self.context, frame.reshape(1, -1).astype(np.float32, copy=False)], axis=1)
+        out, self.state = self.session.run(None, {"input": x, "state": self.state, "sr": self.sr})
+        self.context = x[:, -self.CONTEXT:]
+        return float(out.reshape(-1)[0])
+
+
+def silero_stamps(probs: list[float], threshold: float, neg_threshold: float, min_speech_ms: int,
+                  min_silence_ms: int, max_speech_s: float, audio_length_samples: int,
+                  sampling_rate: int = 16000) -> list[dict]:
+    """Speech stamps (samples) from Silero's per-frame probabilities: silero-vad 6's
+    ``get_speech_timestamps_from_probs`` (MIT licence) ported without its torch import,
+    for speech_pad_ms=0 (the caller pads). tests/unit/test_speech_vad_onnx.py checks it
+    against the original."""
+    window = 512 if sampling_rate == 16000 else 256
+    min_speech_samples = sampling_rate * min_speech_ms / 1000
+    max_speech_samples = sampling_rate * max_speech_s - window
+    min_silence_samples = sampling_rate * min_silence_ms / 1000
+    min_silence_samples_at_max_speech = sampling_rate * 98 / 1000
+    triggered = False
+    speeches: list[dict] = []
+    current: dict = {}
+    temp_end = 0
+    prev_end = next_start = 0
+    possible_ends: list[tuple[int, int]] = []
+    for i, prob in enumerate(probs):
+        cur = window * i
+        if prob >= threshold and temp_end:
+            sil_dur = cur - temp_end
+            if sil_dur > min_silence_samples_at_max_speech:
+                possible_ends.append((temp_end, sil_dur))
+            temp_end = 0
+            if next_start < prev_end:
+                next_start = cur
+        if prob >= threshold and not triggered:
+            triggered = True
+            current["start"] = cur
+            continue
+        if triggered and cur - current["start"] > max_speech_samples:
+            if possible_ends:  # cut at the longest silence inside the over-long speech
+                prev_end, dur = max(possible_ends, key=lambda x: x[1])
+                current["end"] = prev_end
+                speeches.append(current)
+                current = {}
+                next_start = prev_end + dur
+                if next_start < prev_end + cur:
+                    current["start"] = next_start
+                else:
+                    triggered = False
+                prev_end = next_start = temp_end = 0
+                possible_ends = []
+            elif prev_end:
+                current["end"] = prev_end
+                speeches.append(current)
+                current = {}
+                if next_start < prev_end:
+                    triggered = False
+                else:
+                    current["start"] = next_start
+                prev_end = next_start = temp_end = 0
+                possible_ends = []
+            else:
+                current["end"] = cur
+                speeches.append(current)
+                current = {}
+                prev_end = next_start = temp_end = 0
+                triggered = False
+                possible_ends = []
+                continue
+        if prob < neg_threshold and triggered:
+            if not temp_end:
+                temp_end = cur
+            if cur - temp_end < min_silence_samples:
+                continue
+            current["end"] = temp_end
+            if current["end"] - current["start"] > min_speech_samples:
+                speeches.append(current)
+            current = {}
+            prev_end = next_start = temp_end = 0
+            triggered = False
+            possible_ends = []
+            continue
+    if current and audio_length_samples - current["start"] > min_speech_samples:
+        current["end"] = audio_length_samples
+        speeches.append(current)
+    for k, speech in enumerate(speeches):  # speech_pad_ms=0: only clip to the neighbours and the file
+        if k == 0:
+            speech["start"] = int(max(0, speech["start"]))
+        if k != len(speeches) - 1:
+            silence = speeches[k + 1]["start"] - speech["end"]
+            if silence < 0:
+                speech["end"] += int(silence // 2)
+                speeches[k + 1]["start"] = int(max(0, speeches[k + 1]["start"] - silence // 2))
+        else:
+            speech["end"] = int(min(audio_length_samples, speech["end"]))
+    return speeches
+
+
 class SileroVad(VadBackend):
-    """Silero VAD from the silero-vad package (ONNX on CPU), fed in blocks of a minute."""
+    """Silero VAD from the silero-vad package: its ONNX model through onnxruntime (no torch),
+    fed in blocks of a minute. The registry names the package's JIT file; the ONNX file
+    beside it is the same network (a JIT-only install still works, through torch)."""
 
     name = "silero"
     FRAME = 512  # samples per probability at 16 kHz
@@ -156,49 +278,54 @@ class SileroVad(VadBackend):
         from shared.speech.stage import resolve_model
 
         path = resolve_model(self.model_id)
-        if path.is_dir():
-            path = next((p for p in (path / "silero_vad.onnx", path / "data" / "silero_vad.onnx") if p.is_file()), path)
-        if path.suffix == ".onnx":
-            from silero_vad.utils_vad import OnnxWrapper
-
-            self.model = OnnxWrapper(str(path), force_onnx_cpu=True)
+        folder = path if path.is_dir() else path.parent
+        onnx = next((p for p in (folder / "silero_vad.onnx", folder / "data" / "silero_vad.onnx") if p.is_file()), None)
+        if path.suffix == ".onnx" or onnx is not None:
+            self.model = SileroOnnx(path if path.suffix == ".onnx" else onnx)
+            self.runtime = "onnxruntime"
         else:
             from silero_vad.utils_vad import init_jit_model
 
             self.model = init_jit_model(str(path))
+            self.runtime = "torch"
+
+    def _frame_probability(self):
+        if self.runtime == "onnxruntime":
+            return self.model
+        import torch
+
+        return lambda frame: float(self.model(torch.from_numpy(frame), 16000).item())
 
     def detect(self, path: str | os.PathLike[str], duration: float) -> list[Region]:
-        import torch
-        from silero_vad.utils_vad import get_speech_timestamps_from_probs
-
         self.model.reset_states()
+        probability = self._frame_probability()
         probs: list[float] = []
         carry = np.zeros(0, dtype=np.float32)
         frames = 0
-        # inference_mode: without it autograd keeps every frame's graph alive through the
-        # model's recurrent state, and memory grows with the film (1.6 GB at 20 min).
-        with torch.inference_mode():
+        if self.runtime == "torch":
+            # inference_mode: without it autograd keeps every frame's graph alive through the
+            # model's recurrent state, and memory grows with the film (1.6 GB at 20 min).
+            import torch
+
+            guard = torch.inference_mode()
+        else:
+            import contextlib
+
+            guard = contextlib.nullcontext()
+        with guard:
             for _, block in audio_io.iter_blocks(path, self.BLOCK_SECONDS):
                 samples = np.concatenate([carry, block])
                 usable = len(samples) // self.FRAME * self.FRAME
                 carry = samples[usable:]
                 for i in range(0, usable, self.FRAME):
-                    probs.append(float(self.model(torch.from_numpy(samples[i : i + self.FRAME]), 16000).item()))
+                    probs.append(probability(samples[i : i + self.FRAME]))
                 frames += len(block)
             if len(carry):
-                padded = np.pad(carry, (0, self.FRAME - len(carry)))
-                probs.append(float(self.model(torch.from_numpy(padded), 16000).item()))
-        stamps = get_speech_timestamps_from_probs(
-            probs,
-            sampling_rate=16000,
-            threshold=self.opts.onset,
-            neg_threshold=self.opts.effective_offset,
-            min_speech_duration_ms=int(self.opts.min_speech * 1000),
-            min_silence_duration_ms=int(self.opts.min_silence * 1000),
-            max_speech_duration_s=self.opts.max_chunk,
-            speech_pad_ms=0,
-            audio_length_samples=frames,
-        )
+                probs.append(probability(np.pad(carry, (0, self.FRAME - len(carry)))))
+        stamps = silero_stamps(probs, threshold=self.opts.onset, neg_threshold=self.opts.effective_offset,
+                               min_speech_ms=int(self.opts.min_speech * 1000),
+                               min_silence_ms=int(self.opts.min_silence * 1000),
+                               max_speech_s=self.opts.max_chunk, audio_length_samples=frames)
         regions = [(s["start"] / 16000, s["end"] / 16000) for s in stamps]
         # Silero already bridged and filtered; finish_regions pads (and merges what touches).
         return finish_regions(regions, VadOptions(**{**asdict(self.opts), "min_silence": 0.0, "min_speech": 0.0}), duration)
