@@ -152,13 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--kind", choices=("speech", "silence", "tones"), default="speech")
     parser.add_argument("--truth", type=Path, help="write the sentences' text and onsets here (speech)")
+    parser.add_argument("--gaps", default=",".join(map(str, GAPS)),
+                        help="seconds of silence between sentences, cycled (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.kind == "silence":
         build_silence(args.out, args.seconds)
     elif args.kind == "tones":
         build_tones(args.out, args.seconds)
     else:
-        truth = build_speech(args.out, args.seconds)
+        truth = build_speech(args.out, args.seconds, gaps=tuple(float(g) for g in args.gaps.split(",")))
         if args.truth:
             args.truth.write_text(json.dumps([asdict(t) for t in truth], indent=1) + "\n", encoding="utf-8")
         print(f"{args.out}: {len(truth)} sentences in {args.seconds:.0f} s", file=sys.stderr)

@@ -143,8 +143,11 @@ class VadBackend(abc.ABC):
 
 class SileroOnnx:
     """Silero VAD's ONNX model run with onnxruntime and numpy alone (no torch import: the
-    stage starts in a fraction of a second). The same recurrent step as silero-vad's own
-    OnnxWrapper: each 512-sample frame is fed with the 64 samples before it and the state."""
+    stage starts in a fraction of a second). Each 512-sample frame is fed with the 64 samples
+    before it and the recurrent state, as silero-vad's own OnnxWrapper does. With the
+    package's sequence export (silero_vad_16k_sequence.onnx: the same network taking many
+    frames per call, as faster-whisper runs it) a whole block goes in one call; the
+    per-frame export (silero_vad.onnx) is run frame by frame."""
 
     FRAME = 512
     CONTEXT = 64
@@ -155,19 +158,39 @@ class SileroOnnx:
         opts = onnxruntime.SessionOptions()
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"], sess_options=opts)
+        opts.log_severity_level = 3
+        self.path = str(path)
+        self.session = onnxruntime.InferenceSession(self.path, providers=["CPUExecutionProvider"], sess_options=opts)
+        self.sequence = {i.name for i in self.session.get_inputs()} == {"input", "h", "c"}
         self.sr = np.array(16000, dtype=np.int64)
         self.reset_states()
 
     def reset_states(self) -> None:
         self.state = np.zeros((2, 1, 128), dtype=np.float32)
-        self.context = np.zeros((1, self.CONTEXT), dtype=np.float32)
+        self.h = np.zeros((1, 1, 128), dtype=np.float32)
+        self.c = np.zeros((1, 1, 128), dtype=np.float32)
+        self.context = np.zeros(self.CONTEXT, dtype=np.float32)
 
     def __call__(self, frame: np.ndarray) -> float:
-        x = np.concatenate([self.context, frame.reshape(1, -1).astype(np.float32, copy=False)], axis=1)
-        out, self.state = self.session.run(None, {"input": x, "state": self.state, "sr": self.sr})
-        self.context = x[:, -self.CONTEXT:]
-        return float(out.reshape(-1)[0])
+        """The speech probability of one 512-sample frame (state carried to the next call)."""
+        return self.probabilities(frame)[0]
+
+    def probabilities(self, samples: np.ndarray) -> list[float]:
+        """One probability per 512-sample frame of ``samples`` (a multiple of 512 long)."""
+        frames = samples.astype(np.float32, copy=False).reshape(-1, self.FRAME)
+        if not len(frames):
+            return []
+        before = np.concatenate([self.context[None, :], frames[:-1, -self.CONTEXT:]], axis=0)
+        inputs = np.concatenate([before, frames], axis=1)
+        self.context = frames[-1, -self.CONTEXT:].copy()
+        if self.sequence:
+            out, self.h, self.c = self.session.run(None, {"input": inputs, "h": self.h, "c": self.c})
+            return [float(p) for p in np.asarray(out).reshape(-1)]
+        probs = []
+        for row in inputs:
+            out, self.state = self.session.run(None, {"input": row[None, :], "state": self.state, "sr": self.sr})
+            probs.append(float(np.asarray(out).reshape(-1)[0]))
+        return probs
 
 
 def silero_stamps(probs: list[float], threshold: float, neg_threshold: float, min_speech_ms: int,
@@ -279,7 +302,8 @@ class SileroVad(VadBackend):
 
         path = resolve_model(self.model_id)
         folder = path if path.is_dir() else path.parent
-        onnx = next((p for p in (folder / "silero_vad.onnx", folder / "data" / "silero_vad.onnx") if p.is_file()), None)
+        names = ("silero_vad_16k_sequence.onnx", "silero_vad.onnx")  # one call per block, else per frame
+        onnx = next((p for name in names for p in (folder / name, folder / "data" / name) if p.is_file()), None)
         if path.suffix == ".onnx" or onnx is not None:
             self.model = SileroOnnx(path if path.suffix == ".onnx" else onnx)
             self.runtime = "onnxruntime"
@@ -289,16 +313,21 @@ class SileroVad(VadBackend):
             self.model = init_jit_model(str(path))
             self.runtime = "torch"
 
-    def _frame_probability(self):
+    def _probabilities(self):
+        """A function: samples (a multiple of FRAME long) -> one probability per frame."""
         if self.runtime == "onnxruntime":
-            return self.model
+            return self.model.probabilities
         import torch
 
-        return lambda frame: float(self.model(torch.from_numpy(frame), 16000).item())
+        def per_frame(samples: np.ndarray) -> list[float]:
+            return [float(self.model(torch.from_numpy(samples[i : i + self.FRAME]), 16000).item())
+                    for i in range(0, len(samples), self.FRAME)]
+
+        return per_frame
 
     def detect(self, path: str | os.PathLike[str], duration: float) -> list[Region]:
         self.model.reset_states()
-        probability = self._frame_probability()
+        probabilities = self._probabilities()
         probs: list[float] = []
         carry = np.zeros(0, dtype=np.float32)
         frames = 0
@@ -317,11 +346,10 @@ class SileroVad(VadBackend):
                 samples = np.concatenate([carry, block])
                 usable = len(samples) // self.FRAME * self.FRAME
                 carry = samples[usable:]
-                for i in range(0, usable, self.FRAME):
-                    probs.append(probability(samples[i : i + self.FRAME]))
+                probs.extend(probabilities(samples[:usable]))
                 frames += len(block)
             if len(carry):
-                probs.append(probability(np.pad(carry, (0, self.FRAME - len(carry)))))
+                probs.extend(probabilities(np.pad(carry, (0, self.FRAME - len(carry)))))
         stamps = silero_stamps(probs, threshold=self.opts.onset, neg_threshold=self.opts.effective_offset,
                                min_speech_ms=int(self.opts.min_speech * 1000),
                                min_silence_ms=int(self.opts.min_silence * 1000),

@@ -55,13 +55,16 @@ def test_onnx_runner_gives_silero_vads_probabilities_and_no_torch_is_imported(tm
         from silero_vad.utils_vad import OnnxWrapper
         from shared.speech import audio
         samples = audio.read_all({str(wav)!r})
-        ref = OnnxWrapper(str(det.model.session._model_path), force_onnx_cpu=True)
+        import os
+        assert det.model.sequence, det.model.path  # the package's sequence export: one call per block
+        ref = OnnxWrapper(os.path.join(os.path.dirname(det.model.path), "silero_vad.onnx"), force_onnx_cpu=True)
         det.model.reset_states()
-        for i in range(0, len(samples) - 512, 512):
-            frame = samples[i:i + 512]
-            a = det.model(frame)
-            b = float(ref(torch.from_numpy(frame), 16000).item())
-            assert abs(a - b) < 1e-5, (i, a, b)
+        usable = len(samples) // 512 * 512
+        ours = det.model.probabilities(samples[:7 * 512]) + det.model.probabilities(samples[7 * 512:usable])
+        theirs = [float(ref(torch.from_numpy(samples[i:i + 512]), 16000).item()) for i in range(0, usable, 512)]
+        assert len(ours) == len(theirs)
+        worst = max(abs(a - b) for a, b in zip(ours, theirs))
+        assert worst < 0.02, worst  # two exports of one network: float rounding apart
         assert len(regions) >= 3 and all(e - s > 1.0 for s, e in regions)
         from silero_vad.utils_vad import init_jit_model
         from shared.speech.stage import resolve_model
