@@ -46,6 +46,7 @@ measure() {
   printf '%.2f %.2f %.0f\n' "$(echo "$end - $start" | bc)" "$(echo "$user + $sys" | bc)" "$(echo "$rss / 1024" | bc)"
 }
 
+col() { awk -v s="$2" -v c="$3" '$1 == s {print $c}' "$1" | median; }  # col FILE SIDE COLUMN: its median
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 side_a() { # seconds run
@@ -139,11 +140,10 @@ report() { # seconds sides
   printf '%-4s %9s %9s %9s %7s %8s %8s %7s %s\n' side wall cpu "RSS MiB" WER "onset md" "onset mx" missed RTF
   declare -gA WALL CPU
   for side in $(echo "$sides" | grep -o .); do
-    local col
-    col() { awk -v s="$side" -v c="$1" '$1 == s {print $c}' "$f" | median; }
-    WALL[$side]=$(col 2); CPU[$side]=$(col 3)
-    printf '%-4s %8ss %8ss %9s %7s %7ss %7ss %7s %s\n' "$side" "${WALL[$side]}" "${CPU[$side]}" "$(col 4)" "$(col 6)" \
-      "$(col 8)" "$(col 10)" "$(col 12)" "$(echo "scale=4; ${WALL[$side]} / $s" | bc)"
+    WALL[$side]=$(col "$f" "$side" 2); CPU[$side]=$(col "$f" "$side" 3)
+    printf '%-4s %8ss %8ss %9s %7s %7ss %7ss %7s %s\n' "$side" "${WALL[$side]}" "${CPU[$side]}" "$(col "$f" "$side" 4)" \
+      "$(col "$f" "$side" 6)" "$(col "$f" "$side" 8)" "$(col "$f" "$side" 10)" "$(col "$f" "$side" 12)" \
+      "$(echo "scale=4; ${WALL[$side]} / $s" | bc)"
   done
   for side in B C; do
     [[ "$sides" == *A* && "$sides" == *$side* ]] || continue

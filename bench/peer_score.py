@@ -17,6 +17,7 @@ import json
 import re
 import statistics
 import sys
+from pathlib import Path
 
 
 def norm(text: str) -> str:
@@ -34,16 +35,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import jiwer
 
-    truth = json.load(open(args.truth, encoding="utf-8"))
+    truth = json.loads(Path(args.truth).read_text(encoding="utf-8"))
     if args.aligned:
-        doc = json.load(open(args.aligned, encoding="utf-8"))
+        doc = json.loads(Path(args.aligned).read_text(encoding="utf-8"))
         text = " ".join(s["text"] for s in doc["segments"])
         starts = [(w["word"], w["start"]) for s in doc["segments"] for w in s["words"]]
     elif args.words:
-        starts = [(w["word"], w["start"]) for w in json.load(open(args.words[0], encoding="utf-8"))]
-        text = open(args.words[1], encoding="utf-8").read()
+        starts = [(w["word"], w["start"]) for w in json.loads(Path(args.words[0]).read_text(encoding="utf-8"))]
+        text = Path(args.words[1]).read_text(encoding="utf-8")
     else:
-        doc = json.load(open(args.whisperx, encoding="utf-8"))
+        doc = json.loads(Path(args.whisperx).read_text(encoding="utf-8"))
         text = " ".join(s["text"] for s in doc["segments"])
         starts = [(s["text"].split()[0] if s["text"].split() else "", s["start"]) for s in doc["segments"]]
         for s in doc["segments"]:  # aligned output carries words: use them

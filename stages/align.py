@@ -4,7 +4,9 @@
 
 ALIGN=wav2vec2: WhisperX forced alignment with the language's wav2vec2 model from the
 registry (config/models.toml, shared.models.aligner_for); whisper: the ASR model's own
-cross-attention word timestamps (any Whisper language, no extra model); auto: wav2vec2
+cross-attention word timestamps, computed by the asr stage in its decoding pass and read
+from transcript.json (any Whisper language, no model loaded here; a segment without them
+is aligned with the ASR model); auto: wav2vec2
 where the language's aligner is cached, else whisper; off: words spread over their
 segment. Words the aligner cannot place get interpolated times; word edges are refined
 against the VAD regions of speech.json.

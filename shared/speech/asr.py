@@ -225,34 +225,75 @@ class FasterWhisperBackend(AsrBackend):
                          s.no_speech_prob, s.compression_ratio, language, _units(s.words, chunk["start"]), limits)
                 for s in segments]
 
+    def _decode(self, pieces: list[np.ndarray], spans: list[tuple[float, float]], language: str) -> list[list[dict]]:
+        """Segments (absolute times) of each piece of audio, which lies at ``spans`` in the file;
+        one batched call over a compact buffer of the pieces."""
+        offsets = np.cumsum([0] + [len(p) for p in pieces[:-1]]) / audio_io.SAMPLE_RATE
+        compact = np.concatenate(pieces)
+        clips = [{"start": float(o), "end": float(o) + len(p) / audio_io.SAMPLE_RATE} for o, p in zip(offsets, pieces, strict=False)]
+        decoded, _ = self.pipeline.transcribe(
+            compact, clip_timestamps=clips, vad_filter=False, batch_size=self.opts.batch_size,
+            temperature=self.opts.temperatures[0], log_progress=False, **self._decode_options(language))
+        per_piece: list[list[dict]] = [[] for _ in pieces]
+        for seg in decoded:
+            index = int(np.argmin(np.abs(offsets - seg.seek / self.model.frames_per_second)))
+            (lo, hi), shift = spans[index], spans[index][0] - offsets[index]
+            start = max(lo, seg.start + shift)
+            end = min(hi, seg.end + shift)
+            per_piece[index].append(_segment(start, max(start, end), seg.text, seg.avg_logprob, seg.no_speech_prob,
+                                             seg.compression_ratio, language, _units(seg.words, shift), (lo, hi)))
+        return per_piece
+
+    TAIL_SPEECH = 1.0  # seconds of VAD speech left after a chunk's last segment that call for another decode
+    TAIL_ROUNDS = 2
+
+    @classmethod
+    def untranscribed_tail(cls, chunk: dict, found: list[dict]) -> float | None:
+        """Where a chunk's decode stopped early: the end of its last segment when at least
+        TAIL_SPEECH seconds of the chunk's VAD speech lie after it, else None.
+
+        The batched decoder makes one pass per chunk; text after the last timestamp pair
+        (the model sometimes closes early) is dropped, where Whisper's sequential decoder
+        would seek to that timestamp and decode the rest. This finds that rest.
+        """
+        if not found:
+            return None  # the decoder heard no words at all: the same audio again would say the same
+        covered = max(s["end"] for s in found)
+        regions = chunk.get("regions") or [{"start": chunk["start"], "end": chunk["end"]}]
+        left = sum(max(0.0, r["end"] - max(r["start"], covered)) for r in regions)
+        return covered if left >= cls.TAIL_SPEECH and chunk["end"] - covered >= cls.TAIL_SPEECH else None
+
     def transcribe(self, audio_path: Path, chunks: list[dict]) -> AsrResult:
         if not chunks:
-            return AsrResult([], self.opts.language or "und", None, {"chunks": 0, "fallbacks": 0})
+            return AsrResult([], self.opts.language or "und", None, {"chunks": 0, "fallbacks": 0, "tails": 0})
         group_size = max(1, self.opts.batch_size * self.GROUP_BATCHES)
         groups = [chunks[i : i + group_size] for i in range(0, len(chunks), group_size)]
         language: str | None = None
         probability: float | None = None
         segments: list[dict] = []
-        fallbacks = 0
+        fallbacks = tails = 0
         for group in progress(groups, total=len(groups), desc="asr"):
             pieces = [audio_io.read_window(audio_path, c["start"], c["end"]) for c in group]
             if language is None:
                 language, probability = self._language(pieces[0])
-            offsets = np.cumsum([0] + [len(p) for p in pieces[:-1]]) / audio_io.SAMPLE_RATE
-            compact = np.concatenate(pieces)
-            clips = [{"start": float(o), "end": float(o) + len(p) / audio_io.SAMPLE_RATE} for o, p in zip(offsets, pieces, strict=False)]
-            decoded, _ = self.pipeline.transcribe(
-                compact, clip_timestamps=clips, vad_filter=False, batch_size=self.opts.batch_size,
-                temperature=self.opts.temperatures[0], log_progress=False, **self._decode_options(language))
-            per_chunk: list[list[dict]] = [[] for _ in group]
-            for seg in decoded:
-                index = int(np.argmin(np.abs(offsets - seg.seek / self.model.frames_per_second)))
-                chunk, shift = group[index], group[index]["start"] - offsets[index]
-                start = max(chunk["start"], seg.start + shift)
-                end = min(chunk["end"], seg.end + shift)
-                per_chunk[index].append(_segment(start, max(start, end), seg.text, seg.avg_logprob, seg.no_speech_prob,
-                                                 seg.compression_ratio, language, _units(seg.words, shift),
-                                                 (chunk["start"], chunk["end"])))
+            per_chunk = self._decode(pieces, [(c["start"], c["end"]) for c in group], language)
+            for _ in range(self.TAIL_ROUNDS):  # decode again what a chunk's pass left out at its end
+                todo = [(i, at) for i, c in enumerate(group)
+                        if (at := self.untranscribed_tail(c, per_chunk[i])) is not None]
+                if not todo:
+                    break
+                tail_pieces = [audio_io.read_window(audio_path, at, group[i]["end"]) for i, at in todo]
+                decoded = self._decode(tail_pieces, [(at, group[i]["end"]) for i, at in todo], language)
+                progressed = False
+                for (i, at), found in zip(todo, decoded, strict=True):
+                    found = [s for s in found if s["text"]]
+                    if found:
+                        log.debug("chunk %.1f-%.1f s: decoded again from %.1f s", group[i]["start"], group[i]["end"], at)
+                        per_chunk[i].extend(found)
+                        tails += 1
+                        progressed = True
+                if not progressed:
+                    break
             for index, chunk in enumerate(group):
                 found = per_chunk[index]
                 if len(self.opts.temperatures) > 1 and self._failed(found):
@@ -262,7 +303,8 @@ class FasterWhisperBackend(AsrBackend):
                         found = retried
                         fallbacks += 1
                 segments.extend(s for s in found if s["text"])
-        return AsrResult(segments, language or "und", probability, {"chunks": len(chunks), "fallbacks": fallbacks})
+        return AsrResult(segments, language or "und", probability,
+                         {"chunks": len(chunks), "fallbacks": fallbacks, "tails": tails})
 
 
 def mlx_available() -> bool:

@@ -84,3 +84,16 @@ def test_a_late_first_word_moves_to_the_vad_onset_and_nothing_else_does():
         run_on = [{"word": "a", "start": 4.0, "end": 5.3}, {"word": "b", "start": 5.4, "end": 5.8}]
         assert pull_onsets(run_on, regions, padding=0.1) == 0  # speech runs into the region: no onset
     """)
+
+
+def test_a_chunk_whose_decode_stopped_early_is_decoded_again_from_there():
+    run_ml("""
+        from shared.speech.asr import FasterWhisperBackend as B
+        chunk = {"start": 1.0, "end": 30.5, "regions": [{"start": 1.0, "end": 26.5}, {"start": 27.0, "end": 30.5}]}
+        found = [{"start": 1.0, "end": 26.2}]
+        assert B.untranscribed_tail(chunk, found) == 26.2  # 3.8 s of speech after the last segment
+        assert B.untranscribed_tail(chunk, [{"start": 1.0, "end": 30.0}]) is None  # only padding left
+        assert B.untranscribed_tail(chunk, []) is None  # no words at all: decoding it again says the same
+        quiet = {"start": 1.0, "end": 30.5, "regions": [{"start": 1.0, "end": 26.5}]}
+        assert B.untranscribed_tail(quiet, found) is None  # silence after the last segment: nothing lost
+    """)
