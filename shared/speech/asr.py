@@ -137,6 +137,32 @@ def words_from_units(text: str, units: list[tuple[str, float, float, float]], li
     return words
 
 
+SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
+SPLIT_GAP = 1.0  # seconds between two words that end a segment even without punctuation
+
+
+def split_sentences(seg: dict) -> list[dict]:
+    """A decoded stretch (up to a 30 s chunk) with timed words, as one segment per sentence:
+    split after a word that ends a sentence and at pauses of SPLIT_GAP or more; each part
+    keeps the stretch's scores and takes its times from its words. Unchanged without words."""
+    words = seg.get("words")
+    if not words:
+        return [seg]
+    parts: list[list[dict]] = [[]]
+    for k, word in enumerate(words):
+        if parts[-1] and word["start"] - words[k - 1]["end"] >= SPLIT_GAP:
+            parts.append([])
+        parts[-1].append(word)
+        if word["word"].rstrip("\"')]}”’»").endswith(SENTENCE_END) and k + 1 < len(words):
+            parts.append([])
+    out = []
+    for part in parts:
+        if part:
+            out.append({**seg, "start": part[0]["start"], "end": max(w["end"] for w in part),
+                        "text": " ".join(w["word"] for w in part), "words": part})
+    return out
+
+
 def keep_matching_words(segments: list[dict]) -> int:
     """Drop ``words`` from segments whose text no longer matches them (a guard rewrote the
     text); the aligner then times those segments itself. Returns how many were dropped."""
@@ -196,8 +222,10 @@ class FasterWhisperBackend(AsrBackend):
         return dict(language=language, task=o.task, beam_size=o.beam_size,
                     compression_ratio_threshold=o.compression_ratio_threshold,
                     log_prob_threshold=o.log_prob_threshold, no_speech_threshold=o.no_speech_threshold,
-                    initial_prompt=o.initial_prompt, hotwords=o.hotwords, without_timestamps=False,
-                    word_timestamps=o.word_timestamps)
+                    initial_prompt=o.initial_prompt, hotwords=o.hotwords,
+                    # with word times, segments come from the words (split_sentences): text-only
+                    # decoding, as faster-whisper's batched default, never drops a chunk's tail
+                    without_timestamps=o.word_timestamps, word_timestamps=o.word_timestamps)
 
     def _failed(self, segments: list[dict]) -> bool:
         """True when a chunk's decode fails Whisper's thresholds (and is not plain silence)."""
@@ -240,8 +268,9 @@ class FasterWhisperBackend(AsrBackend):
             (lo, hi), shift = spans[index], spans[index][0] - offsets[index]
             start = max(lo, seg.start + shift)
             end = min(hi, seg.end + shift)
-            per_piece[index].append(_segment(start, max(start, end), seg.text, seg.avg_logprob, seg.no_speech_prob,
-                                             seg.compression_ratio, language, _units(seg.words, shift), (lo, hi)))
+            made = _segment(start, max(start, end), seg.text, seg.avg_logprob, seg.no_speech_prob,
+                            seg.compression_ratio, language, _units(seg.words, shift), (lo, hi))
+            per_piece[index].extend(split_sentences(made) if self.opts.word_timestamps else [made])
         return per_piece
 
     TAIL_SPEECH = 1.0  # seconds of VAD speech left after a chunk's last segment that call for another decode

@@ -97,3 +97,22 @@ def test_a_chunk_whose_decode_stopped_early_is_decoded_again_from_there():
         quiet = {"start": 1.0, "end": 30.5, "regions": [{"start": 1.0, "end": 26.5}]}
         assert B.untranscribed_tail(quiet, found) is None  # silence after the last segment: nothing lost
     """)
+
+
+def test_a_decoded_chunk_is_split_into_sentences_by_its_words():
+    run_ml("""
+        from shared.speech.asr import split_sentences
+        def w(word, start, end):
+            return {"word": word, "start": start, "end": end, "score": 0.9, "timed_by": "whisper"}
+        seg = {"start": 1.0, "end": 12.0, "text": "Hello there. How are you? fine thanks", "avg_logprob": -0.3,
+               "words": [w("Hello", 1.0, 1.3), w("there.", 1.3, 1.7), w("How", 2.0, 2.2), w("are", 2.2, 2.4),
+                         w("you?", 2.4, 2.8), w("fine", 5.0, 5.3), w("thanks", 5.3, 5.8)]}
+        parts = split_sentences(seg)
+        assert [p["text"] for p in parts] == ["Hello there.", "How are you?", "fine thanks"]
+        assert [(p["start"], p["end"]) for p in parts] == [(1.0, 1.7), (2.0, 2.8), (5.0, 5.8)]
+        assert all(p["avg_logprob"] == -0.3 and [x["word"] for x in p["words"]] == p["text"].split() for p in parts)
+        gap = {**seg, "text": "fine thanks", "words": [w("fine", 5.0, 5.3), w("thanks", 6.5, 6.8)]}
+        assert [p["text"] for p in split_sentences(gap)] == ["fine", "thanks"]  # a 1.2 s pause
+        bare = {"start": 0.0, "end": 1.0, "text": "no words"}
+        assert split_sentences(bare) == [bare]
+    """)
