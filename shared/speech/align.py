@@ -81,7 +81,9 @@ def refine(words: list[dict], regions: list[tuple[float, float]], max_shift: flo
         return words
     starts = np.array([r[0] for r in regions])
     for w in words:
-        best, best_cover = None, 0.0
+        # -1e-9: a word of zero length inside a region (cover 0) stays where it is; with 0.0 it
+        # counted as outside every region and was thrown to the nearest region edge
+        best, best_cover = None, -1e-9
         lo = max(0, int(np.searchsorted(starts, w["start"])) - 1)
         for a, b in regions[lo : lo + 3]:
             cover = min(w["end"], b) - max(w["start"], a)

@@ -116,3 +116,17 @@ def test_a_decoded_chunk_is_split_into_sentences_by_its_words():
         bare = {"start": 0.0, "end": 1.0, "text": "no words"}
         assert split_sentences(bare) == [bare]
     """)
+
+
+def test_a_zero_length_word_inside_speech_stays_put():
+    run_ml("""
+        from shared.speech.align import refine
+        regions = [(124.0, 125.0), (126.044, 129.796)]
+        words = [{"word": "The", "start": 126.472, "end": 126.472}, {"word": "train", "start": 126.472, "end": 126.75},
+                 {"word": "to", "start": 126.75, "end": 126.9}]
+        refine(words, regions)
+        assert [(w["start"], w["end"]) for w in words] == [(126.472, 126.472), (126.472, 126.75), (126.75, 126.9)]
+        silent = [{"word": "x", "start": 125.3, "end": 125.3}]  # in silence: still snapped to the nearest region
+        refine(silent, regions)
+        assert silent[0]["start"] in (125.0, 126.044)
+    """)
