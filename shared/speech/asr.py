@@ -249,9 +249,10 @@ class FasterWhisperBackend(AsrBackend):
         segments, _ = self.model.transcribe(samples, temperature=list(self.opts.temperatures[1:]), vad_filter=False,
                                             condition_on_previous_text=False, **options)
         limits = (chunk["start"], chunk["end"])
-        return [_segment(chunk["start"] + s.start, min(chunk["end"], chunk["start"] + s.end), s.text, s.avg_logprob,
+        made = [_segment(chunk["start"] + s.start, min(chunk["end"], chunk["start"] + s.end), s.text, s.avg_logprob,
                          s.no_speech_prob, s.compression_ratio, language, _units(s.words, chunk["start"]), limits)
                 for s in segments]
+        return [part for seg in made for part in (split_sentences(seg) if self.opts.word_timestamps else [seg])]
 
     def _decode(self, pieces: list[np.ndarray], spans: list[tuple[float, float]], language: str) -> list[list[dict]]:
         """Segments (absolute times) of each piece of audio, which lies at ``spans`` in the file;
