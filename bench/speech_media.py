@@ -91,23 +91,25 @@ def speak(text: str, workdir: Path, index: int, voice: str = "en-us", speed: int
     return read_wav(out)
 
 
-def build_speech(out: Path, seconds: float, voice: str = "en-us") -> list[SentenceTruth]:
-    """Write sentences with silences between them to ``out`` until ``seconds``; their truth."""
+def build_speech(out: Path, seconds: float, voice: str = "en-us", sentences: tuple[str, ...] = SENTENCES,
+                 gaps: tuple[float, ...] = GAPS) -> list[SentenceTruth]:
+    """Write ``sentences`` (cycled) with ``gaps`` of silence (cycled) between them to ``out``
+    until ``seconds``; their truth."""
     mix = array.array("h", bytes(2 * int(LEAD_IN * RATE)))
     truth: list[SentenceTruth] = []
     spoken: dict[int, array.array] = {}
     with tempfile.TemporaryDirectory() as tmp:
         index = 0
         while True:
-            which = index % len(SENTENCES)
+            which = index % len(sentences)
             if which not in spoken:
-                spoken[which] = speak(SENTENCES[which], Path(tmp), which, voice)
+                spoken[which] = speak(sentences[which], Path(tmp), which, voice)
             samples = spoken[which]
-            gap = GAPS[index % len(GAPS)]
+            gap = gaps[index % len(gaps)]
             if (len(mix) + len(samples)) / RATE + gap > seconds and truth:
                 break
             first, last = audible_span(samples)
-            truth.append(SentenceTruth(SENTENCES[which], round((len(mix) + first) / RATE, 4),
+            truth.append(SentenceTruth(sentences[which], round((len(mix) + first) / RATE, 4),
                                        round((len(mix) + last) / RATE, 4)))
             mix.extend(samples)
             mix.extend(array.array("h", bytes(2 * int(gap * RATE))))
@@ -150,13 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--kind", choices=("speech", "silence", "tones"), default="speech")
     parser.add_argument("--truth", type=Path, help="write the sentences' text and onsets here (speech)")
+    parser.add_argument("--gaps", default=",".join(map(str, GAPS)),
+                        help="seconds of silence between sentences, cycled (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.kind == "silence":
         build_silence(args.out, args.seconds)
     elif args.kind == "tones":
         build_tones(args.out, args.seconds)
     else:
-        truth = build_speech(args.out, args.seconds)
+        truth = build_speech(args.out, args.seconds, gaps=tuple(float(g) for g in args.gaps.split(",")))
         if args.truth:
             args.truth.write_text(json.dumps([asdict(t) for t in truth], indent=1) + "\n", encoding="utf-8")
         print(f"{args.out}: {len(truth)} sentences in {args.seconds:.0f} s", file=sys.stderr)

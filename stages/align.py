@@ -4,7 +4,9 @@
 
 ALIGN=wav2vec2: WhisperX forced alignment with the language's wav2vec2 model from the
 registry (config/models.toml, shared.models.aligner_for); whisper: the ASR model's own
-cross-attention word timestamps (any Whisper language, no extra model); auto: wav2vec2
+cross-attention word timestamps, computed by the asr stage in its decoding pass and read
+from transcript.json (any Whisper language, no model loaded here; a segment without them
+is aligned with the ASR model); auto: wav2vec2
 where the language's aligner is cached, else whisper; off: words spread over their
 segment. Words the aligner cannot place get interpolated times; word edges are refined
 against the VAD regions of speech.json.
@@ -57,12 +59,14 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
     except (SchemaError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="TRANSCRIPT_JSON") from None
     regions: list[tuple[float, float]] = []
+    vad_padding = None
     if speech_json.is_file():
         try:
             speech = check_kind(speech_stage.read_json(speech_json), "speech", str(speech_json))
         except (SchemaError, ValueError) as exc:
             raise click.BadParameter(str(exc), param_hint="--speech") from None
         regions = [(r["start"], r["end"]) for r in speech["regions"]]
+        vad_padding = (speech.get("parameters") or {}).get("padding")
     else:
         log.warning("%s not found: word edges are not refined against VAD regions", speech_json)
     meta = skeleton.check_audio(audio)
@@ -88,7 +92,9 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
                 raise click.BadParameter(f"ALIGN=whisper needs a faster-whisper ASR model; {model_id} is not one",
                                          param_hint="ALIGN")
             path = models.resolve(model_id, cache, root)
-            aligner = align_mod.WhisperAligner(language or "en", path, device, compute_type, threads)
+            # the ASR pass's own word times; the model is loaded only for segments without them
+            aligner = align_mod.AsrWordTimes(align_mod.WhisperAligner(language or "en", path, device, compute_type,
+                                                                      threads))
     except models.ModelNotCached as exc:
         raise click.ClickException(str(exc)) from None
     except models.RegistryError as exc:
@@ -104,10 +110,13 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
         if aligner is not None and transcript["segments"]:
             with model_integrity.loading(model_id or "", path):
                 aligner.load()
-        segments, counts = align_mod.align_segments(transcript["segments"], aligner, audio, regions, method)
+        segments, counts = align_mod.align_segments(transcript["segments"], aligner, audio, regions, method,
+                                                    vad_padding)
         aligned = {**transcript, "kind": "aligned", "segments": segments}
         run.details = counts
-        log.info("%d words timed by %s (%d interpolated)", counts["words"], method, counts["interpolated"])
+        log.info("%d words timed by %s (%d interpolated; %d with digits or symbols, %d of them interpolated)",
+                 counts["words"], method, counts["interpolated"], counts["symbol_words"],
+                 counts["symbol_words_interpolated"])
         job.write_json(output, aligned)
         job.write_text(txt, "".join(seg["text"].strip() + "\n" for seg in segments))
         job.test_pause("align")

@@ -108,7 +108,8 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
             log_prob_threshold=_optional_float(logprob_threshold, "ASR_LOGPROB_THRESHOLD"),
             no_speech_threshold=_optional_float(no_speech_threshold, "ASR_NO_SPEECH_THRESHOLD"),
             initial_prompt=prompt, hotwords=hotwords, batch_size=batch_size, device=device or "cpu",
-            compute_type=compute_type or "int8", threads=threads)
+            compute_type=compute_type or "int8", threads=threads,
+            word_timestamps=asr_mod.wants_word_timestamps(settings.get("ALIGN")))
         name = asr_mod.choose_backend(backend)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="ASR settings") from None
@@ -158,6 +159,9 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
             log.info("removed %s at %.2f-%.2f s: %r", item["reason"], item["start"], item["end"], item["text"])
         for index, seg in enumerate(kept):
             seg["id"] = index
+        if opts.word_timestamps:  # a guard that rewrote a segment's text leaves its words to the aligner
+            result.details["words_dropped_by_guards"] = asr_mod.keep_matching_words(kept)
+            result.details["segments_with_words"] = sum(1 for seg in kept if "words" in seg)
         transcript = {
             "schema_version": SCHEMA_VERSION, "kind": "transcript", "language": result.language,
             "language_probability": result.language_probability, "backend": name, "model": model_id,

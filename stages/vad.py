@@ -71,7 +71,7 @@ def main(audio: Path, output: Path, job_dir: Path | None, backend: str, device: 
 
     job.remove_stale_temporaries(output)
     parameters = {"vad": backend, "backend": name, "device": device, **opts.as_dict()}
-    with job.StageRun("vad", job_dir, [str(audio)], [str(output)], parameters, packages=("silero-vad", "pyannote.audio"),
+    with job.StageRun("vad", job_dir, [str(audio)], [str(output)], parameters, packages=("silero-vad", "onnxruntime", "pyannote.audio"),
                       tools=(), model=detector.model_id, device=device) as run:
         run.audio_seconds = meta.duration
         regions = detector.detect(audio, meta.duration)

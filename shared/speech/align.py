@@ -36,6 +36,16 @@ def split_words(text: str) -> list[str]:
     return [w for w in text.strip().split() if w]
 
 
+EDGE_PUNCTUATION = ".,!?;:\"'()[]{}¿¡“”‘’«»…"
+
+
+def is_symbolic(word: str) -> bool:
+    """A word a character aligner may not spell: digits or symbols inside it once the
+    punctuation around it is gone ("7:30", "$45", "2,000", "3.5%", "COVID-19", "U.N.")."""
+    core = word.strip(EDGE_PUNCTUATION)
+    return any(not (c.isalpha() or c in "'’") for c in core)
+
+
 # ---- interpolation and refinement (pure) -------------------------------------------------
 def interpolate(words: list[dict], seg_start: float, seg_end: float) -> list[dict]:
     """``words`` with every missing start/end filled in, by character share of each gap."""
@@ -70,7 +80,9 @@ def refine(words: list[dict], regions: list[tuple[float, float]], max_shift: flo
         return words
     starts = np.array([r[0] for r in regions])
     for w in words:
-        best, best_cover = None, 0.0
+        # -1e-9: a word of zero length inside a region (cover 0) stays where it is; with 0.0 it
+        # counted as outside every region and was thrown to the nearest region edge
+        best, best_cover = None, -1e-9
         lo = max(0, int(np.searchsorted(starts, w["start"])) - 1)
         for a, b in regions[lo : lo + 3]:
             cover = min(w["end"], b) - max(w["start"], a)
@@ -94,6 +106,33 @@ def refine(words: list[dict], regions: list[tuple[float, float]], max_shift: flo
             nxt["start"] = prev["start"]
         nxt["end"] = max(nxt["end"], nxt["start"])
     return words
+
+
+def pull_onsets(words: list[dict], regions: list[tuple[float, float]], padding: float,
+                max_pull: float = 0.5) -> int:
+    """The first word of each stretch of VAD speech starts where the VAD heard speech start.
+
+    Whisper's cross-attention tends to start the first word after a pause late (it has no
+    acoustic onset detector); the VAD region's start plus the VAD's own padding is where the
+    detector crossed its onset threshold. A word that opens a region (no earlier word ends
+    inside it) and starts later than that, by at most ``max_pull`` seconds, is moved back
+    to it; its end stays. Returns how many words moved. ``words`` is in time order.
+    """
+    moved = 0
+    k = 0
+    for a, b in regions:
+        while k < len(words) and words[k]["start"] < a:
+            k += 1
+        if k >= len(words) or words[k]["start"] >= b:
+            continue
+        if k > 0 and words[k - 1]["end"] > a:
+            continue  # speech of an earlier word runs into this region: not an onset
+        onset = round(a + padding, 3)
+        w = words[k]
+        if onset < w["start"] <= onset + max_pull and onset < w["end"]:
+            w["start"] = onset
+            moved += 1
+    return moved
 
 
 # ---- the aligners ---------------------------------------------------------------------------
@@ -214,6 +253,42 @@ class WhisperAligner:
                  "score": round(prob, 3), "timed_by": "whisper"} for w, (start, end, prob) in zip(wanted, timed, strict=True)]
 
 
+class AsrWordTimes:
+    """ALIGN=whisper without a second pass: the word times the ASR stage's decoding pass wrote
+    into transcript.json (cross-attention alignment on the same encoder output). Segments
+    without them (an older transcript, or a guard rewrote the text) go to ``fallback``, a
+    WhisperAligner loaded only when the first such segment comes."""
+
+    method = "whisper"
+
+    def __init__(self, fallback: WhisperAligner | None = None):
+        self.fallback = fallback
+        self.fallback_loaded = False
+        self.from_asr = 0  # segments timed by the ASR pass
+        self.from_fallback = 0  # segments the fallback aligner timed
+
+    def load(self) -> None:
+        """Nothing to load: the times are in the transcript."""
+
+    def words(self, audio_path: Path, seg: dict) -> list[dict]:
+        wanted = split_words(seg["text"])
+        given = seg.get("words") or []
+        if given and [w.get("word") for w in given] == wanted:
+            self.from_asr += 1
+            return [{"word": w["word"], "start": w.get("start"), "end": w.get("end"), "score": w.get("score"),
+                     "timed_by": "whisper" if w.get("start") is not None and w.get("end") is not None else None}
+                    for w in given]
+        if self.fallback is None:
+            return [{"word": w, "start": None, "end": None, "score": None, "timed_by": None} for w in wanted]
+        if not self.fallback_loaded:
+            log.info("segment %.2f-%.2f s has no word times from ASR: loading the Whisper aligner",
+                     seg["start"], seg["end"])
+            self.fallback.load()
+            self.fallback_loaded = True
+        self.from_fallback += 1
+        return self.fallback.words(audio_path, seg)
+
+
 def map_units_to_words(wanted: list[str], units: list[tuple[str, float, float, float]]
                        ) -> list[tuple[float, float, float]] | None:
     """(start, end, probability) for each wanted word, from aligned units that spell the same text.
@@ -245,9 +320,13 @@ def map_units_to_words(wanted: list[str], units: list[tuple[str, float, float, f
 
 
 def align_segments(segments: list[dict], aligner, audio_path: Path, regions: list[tuple[float, float]],
-                   method: str) -> tuple[list[dict], dict]:
-    """Aligned copies of ``segments`` (words, align_method) and counts for the manifest."""
-    counts = {"words": 0, "interpolated": 0, "segments_failed": 0}
+                   method: str, vad_padding: float | None = None) -> tuple[list[dict], dict]:
+    """Aligned copies of ``segments`` (words, align_method) and counts for the manifest.
+
+    With ``vad_padding`` (speech.json's padding) and Whisper's timing, words that open a
+    VAD region start at its onset (:func:`pull_onsets`)."""
+    counts = {"words": 0, "interpolated": 0, "segments_failed": 0, "symbol_words": 0,
+              "symbol_words_interpolated": 0}
     out: list[dict] = []
     for seg in progress(segments, total=len(segments), desc="align"):
         if aligner is None:
@@ -265,10 +344,21 @@ def align_segments(segments: list[dict], aligner, audio_path: Path, regions: lis
         refine(words, regions)
         counts["words"] += len(words)
         counts["interpolated"] += sum(1 for w in words if w["timed_by"] == "interpolated")
+        symbolic = [w for w in words if is_symbolic(w["word"])]
+        counts["symbol_words"] += len(symbolic)
+        counts["symbol_words_interpolated"] += sum(1 for w in symbolic if w["timed_by"] == "interpolated")
         new = {k: v for k, v in seg.items() if k != "words"}
         new["words"] = words
         new["align_method"] = method
         if words:
             new["start"], new["end"] = words[0]["start"], max(w["end"] for w in words)
         out.append(new)
+    if method == "whisper" and vad_padding is not None and regions:
+        counts["onsets_moved_to_vad"] = pull_onsets([w for seg in out for w in seg["words"]], regions, vad_padding)
+        for seg in out:
+            if seg["words"]:
+                seg["start"] = seg["words"][0]["start"]
+    if isinstance(aligner, AsrWordTimes):
+        counts["segments_timed_in_asr"] = aligner.from_asr
+        counts["segments_timed_by_second_pass"] = aligner.from_fallback
     return out, counts

@@ -41,6 +41,7 @@ class AsrOptions:
     device: str = "cpu"
     compute_type: str = "int8"
     threads: int = 0
+    word_timestamps: bool = False  # word times from the decoding pass itself (ALIGN=whisper: align needs no model)
 
     def __post_init__(self) -> None:
         if self.task not in ("transcribe", "translate"):
@@ -59,6 +60,12 @@ class AsrResult:
     language: str
     language_probability: float | None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def wants_word_timestamps(align_setting: str | None) -> bool:
+    """Whether the decoding pass should time words: for every ALIGN that may use Whisper's own
+    timing (whisper, and auto, which falls back to it); wav2vec2 and off have no use for them."""
+    return (align_setting or "auto").strip().lower() not in ("wav2vec2", "off")
 
 
 def glossary_prompt(terms: list[str]) -> tuple[str | None, str | None]:
@@ -94,10 +101,90 @@ class AsrBackend(abc.ABC):
 
 
 def _segment(start: float, end: float, text: str, avg_logprob: float, no_speech_prob: float,
-             compression_ratio: float, language: str) -> dict:
-    return {"start": round(start, 3), "end": round(end, 3), "text": text.strip(), "language": language,
-            "avg_logprob": round(float(avg_logprob), 4), "no_speech_prob": round(float(no_speech_prob), 4),
-            "compression_ratio": round(float(compression_ratio), 3)}
+             compression_ratio: float, language: str, units: list[tuple[str, float, float, float]] | None = None,
+             limits: tuple[float, float] | None = None) -> dict:
+    """A transcript segment; with ``units`` (the decoder's timed words, absolute seconds) also its words."""
+    seg = {"start": round(start, 3), "end": round(end, 3), "text": text.strip(), "language": language,
+           "avg_logprob": round(float(avg_logprob), 4), "no_speech_prob": round(float(no_speech_prob), 4),
+           "compression_ratio": round(float(compression_ratio), 3)}
+    if units is not None:
+        words = words_from_units(seg["text"], units, limits or (start, end))
+        if words is not None:
+            seg["words"] = words
+    return seg
+
+
+def words_from_units(text: str, units: list[tuple[str, float, float, float]], limits: tuple[float, float]
+                     ) -> list[dict] | None:
+    """The words of ``text`` timed by the decoder's units (word, start, end, probability; absolute
+    seconds), clipped to ``limits`` (the VAD chunk); None when the units spell other text."""
+    from shared.speech.align import map_units_to_words, split_words
+
+    wanted = split_words(text)
+    if not wanted:
+        return None
+    timed = map_units_to_words(wanted, [u for u in units if u[0].strip()])
+    if timed is None:
+        return None
+    lo, hi = limits
+    words = []
+    for word, (start, end, prob) in zip(wanted, timed, strict=True):
+        start = min(max(start, lo), hi)
+        end = min(max(end, start), hi)
+        words.append({"word": word, "start": round(start, 3), "end": round(end, 3),
+                      "score": round(min(1.0, max(0.0, float(prob))), 3), "timed_by": "whisper"})
+    return words
+
+
+SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
+SPLIT_GAP = 1.0  # seconds between two words that end a segment even without punctuation
+
+
+def split_sentences(seg: dict) -> list[dict]:
+    """A decoded stretch (up to a 30 s chunk) with timed words, as one segment per sentence:
+    split after a word that ends a sentence and at pauses of SPLIT_GAP or more; each part
+    keeps the stretch's scores and takes its times from its words. Unchanged without words."""
+    words = seg.get("words")
+    if not words:
+        return [seg]
+    parts: list[list[dict]] = [[]]
+    for k, word in enumerate(words):
+        if parts[-1] and word["start"] - words[k - 1]["end"] >= SPLIT_GAP:
+            parts.append([])
+        parts[-1].append(word)
+        if word["word"].rstrip("\"')]}”’»").endswith(SENTENCE_END) and k + 1 < len(words):
+            parts.append([])
+    out = []
+    for part in parts:
+        if part:
+            out.append({**seg, "start": part[0]["start"], "end": max(w["end"] for w in part),
+                        "text": " ".join(w["word"] for w in part), "words": part})
+    return out
+
+
+def keep_matching_words(segments: list[dict]) -> int:
+    """Drop ``words`` from segments whose text no longer matches them (a guard rewrote the
+    text); the aligner then times those segments itself. Returns how many were dropped."""
+    from shared.speech.align import split_words
+
+    dropped = 0
+    for seg in segments:
+        if "words" in seg and [w["word"] for w in seg["words"]] != split_words(seg["text"]):
+            del seg["words"]
+            dropped += 1
+    return dropped
+
+
+def _units(words, shift: float) -> list[tuple[str, float, float, float]] | None:
+    """faster-whisper/mlx words (objects or dicts) as (word, start, end, probability), shifted."""
+    if words is None:
+        return None
+    out = []
+    for w in words:
+        get = w.get if isinstance(w, dict) else lambda k, w=w: getattr(w, k)
+        out.append((str(get("word")), float(get("start")) + shift, float(get("end")) + shift,
+                    float(get("probability"))))
+    return out
 
 
 class FasterWhisperBackend(AsrBackend):
@@ -134,8 +221,10 @@ class FasterWhisperBackend(AsrBackend):
         return dict(language=language, task=o.task, beam_size=o.beam_size,
                     compression_ratio_threshold=o.compression_ratio_threshold,
                     log_prob_threshold=o.log_prob_threshold, no_speech_threshold=o.no_speech_threshold,
-                    initial_prompt=o.initial_prompt, hotwords=o.hotwords, without_timestamps=False,
-                    word_timestamps=False)
+                    initial_prompt=o.initial_prompt, hotwords=o.hotwords,
+                    # with word times, segments come from the words (split_sentences): text-only
+                    # decoding, as faster-whisper's batched default, never drops a chunk's tail
+                    without_timestamps=o.word_timestamps, word_timestamps=o.word_timestamps)
 
     def _failed(self, segments: list[dict]) -> bool:
         """True when a chunk's decode fails Whisper's thresholds (and is not plain silence)."""
@@ -158,18 +247,60 @@ class FasterWhisperBackend(AsrBackend):
         options = self._decode_options(language)
         segments, _ = self.model.transcribe(samples, temperature=list(self.opts.temperatures[1:]), vad_filter=False,
                                             condition_on_previous_text=False, **options)
-        return [_segment(chunk["start"] + s.start, min(chunk["end"], chunk["start"] + s.end), s.text, s.avg_logprob,
-                         s.no_speech_prob, s.compression_ratio, language) for s in segments]
+        limits = (chunk["start"], chunk["end"])
+        made = [_segment(chunk["start"] + s.start, min(chunk["end"], chunk["start"] + s.end), s.text, s.avg_logprob,
+                         s.no_speech_prob, s.compression_ratio, language, _units(s.words, chunk["start"]), limits)
+                for s in segments]
+        return [part for seg in made for part in (split_sentences(seg) if self.opts.word_timestamps else [seg])]
+
+    def _decode(self, pieces: list[np.ndarray], spans: list[tuple[float, float]], language: str) -> list[list[dict]]:
+        """Segments (absolute times) of each piece of audio, which lies at ``spans`` in the file;
+        one batched call over a compact buffer of the pieces."""
+        offsets = np.cumsum([0] + [len(p) for p in pieces[:-1]]) / audio_io.SAMPLE_RATE
+        compact = np.concatenate(pieces)
+        clips = [{"start": float(o), "end": float(o) + len(p) / audio_io.SAMPLE_RATE} for o, p in zip(offsets, pieces, strict=False)]
+        decoded, _ = self.pipeline.transcribe(
+            compact, clip_timestamps=clips, vad_filter=False, batch_size=self.opts.batch_size,
+            temperature=self.opts.temperatures[0], log_progress=False, **self._decode_options(language))
+        per_piece: list[list[dict]] = [[] for _ in pieces]
+        for seg in decoded:
+            index = int(np.argmin(np.abs(offsets - seg.seek / self.model.frames_per_second)))
+            (lo, hi), shift = spans[index], spans[index][0] - offsets[index]
+            start = max(lo, seg.start + shift)
+            end = min(hi, seg.end + shift)
+            made = _segment(start, max(start, end), seg.text, seg.avg_logprob, seg.no_speech_prob,
+                            seg.compression_ratio, language, _units(seg.words, shift), (lo, hi))
+            per_piece[index].extend(split_sentences(made) if self.opts.word_timestamps else [made])
+        return per_piece
+
+    TAIL_SPEECH = 1.0  # seconds of VAD speech left after a chunk's last segment that call for another decode
+    TAIL_ROUNDS = 2
+
+    @classmethod
+    def untranscribed_tail(cls, chunk: dict, found: list[dict]) -> float | None:
+        """Where a chunk's decode stopped early: the end of its last segment when at least
+        TAIL_SPEECH seconds of the chunk's VAD speech lie after it, else None.
+
+        The batched decoder makes one pass per chunk; text after the last timestamp pair
+        (the model sometimes closes early) is dropped, where Whisper's sequential decoder
+        would seek to that timestamp and decode the rest. This finds that rest.
+        """
+        if not found:
+            return None  # the decoder heard no words at all: the same audio again would say the same
+        covered = max(s["end"] for s in found)
+        regions = chunk.get("regions") or [{"start": chunk["start"], "end": chunk["end"]}]
+        left = sum(max(0.0, r["end"] - max(r["start"], covered)) for r in regions)
+        return covered if left >= cls.TAIL_SPEECH and chunk["end"] - covered >= cls.TAIL_SPEECH else None
 
     def transcribe(self, audio_path: Path, chunks: list[dict]) -> AsrResult:
         if not chunks:
-            return AsrResult([], self.opts.language or "und", None, {"chunks": 0, "fallbacks": 0})
+            return AsrResult([], self.opts.language or "und", None, {"chunks": 0, "fallbacks": 0, "tails": 0})
         group_size = max(1, self.opts.batch_size * self.GROUP_BATCHES)
         groups = [chunks[i : i + group_size] for i in range(0, len(chunks), group_size)]
         language: str | None = None
         probability: float | None = None
         segments: list[dict] = []
-        fallbacks = 0
+        fallbacks = tails = 0
         from shared.progress import Progress
 
         meter = Progress("asr", len(chunks), "chunks")  # counted per chunk, not per group of batch_size x 4
@@ -177,20 +308,24 @@ class FasterWhisperBackend(AsrBackend):
             pieces = [audio_io.read_window(audio_path, c["start"], c["end"]) for c in group]
             if language is None:
                 language, probability = self._language(pieces[0])
-            offsets = np.cumsum([0] + [len(p) for p in pieces[:-1]]) / audio_io.SAMPLE_RATE
-            compact = np.concatenate(pieces)
-            clips = [{"start": float(o), "end": float(o) + len(p) / audio_io.SAMPLE_RATE} for o, p in zip(offsets, pieces, strict=False)]
-            decoded, _ = self.pipeline.transcribe(
-                compact, clip_timestamps=clips, vad_filter=False, batch_size=self.opts.batch_size,
-                temperature=self.opts.temperatures[0], log_progress=False, **self._decode_options(language))
-            per_chunk: list[list[dict]] = [[] for _ in group]
-            for seg in decoded:
-                index = int(np.argmin(np.abs(offsets - seg.seek / self.model.frames_per_second)))
-                chunk, shift = group[index], group[index]["start"] - offsets[index]
-                start = max(chunk["start"], seg.start + shift)
-                end = min(chunk["end"], seg.end + shift)
-                per_chunk[index].append(_segment(start, max(start, end), seg.text, seg.avg_logprob, seg.no_speech_prob,
-                                                 seg.compression_ratio, language))
+            per_chunk = self._decode(pieces, [(c["start"], c["end"]) for c in group], language)
+            for _ in range(self.TAIL_ROUNDS):  # decode again what a chunk's pass left out at its end
+                todo = [(i, at) for i, c in enumerate(group)
+                        if (at := self.untranscribed_tail(c, per_chunk[i])) is not None]
+                if not todo:
+                    break
+                tail_pieces = [audio_io.read_window(audio_path, at, group[i]["end"]) for i, at in todo]
+                decoded = self._decode(tail_pieces, [(at, group[i]["end"]) for i, at in todo], language)
+                progressed = False
+                for (i, at), found in zip(todo, decoded, strict=True):
+                    found = [s for s in found if s["text"]]
+                    if found:
+                        log.debug("chunk %.1f-%.1f s: decoded again from %.1f s", group[i]["start"], group[i]["end"], at)
+                        per_chunk[i].extend(found)
+                        tails += 1
+                        progressed = True
+                if not progressed:
+                    break
             for index, chunk in enumerate(group):
                 found = per_chunk[index]
                 if len(self.opts.temperatures) > 1 and self._failed(found):
@@ -202,7 +337,8 @@ class FasterWhisperBackend(AsrBackend):
                 segments.extend(s for s in found if s["text"])
                 meter.update(1)
         meter.close()
-        return AsrResult(segments, language or "und", probability, {"chunks": len(chunks), "fallbacks": fallbacks})
+        return AsrResult(segments, language or "und", probability,
+                         {"chunks": len(chunks), "fallbacks": fallbacks, "tails": tails})
 
 
 def mlx_available() -> bool:
@@ -245,7 +381,8 @@ class MlxBackend(AsrBackend):
         return dict(path_or_hf_repo=str(self.model_path), language=language, task=o.task,
                     temperature=tuple(o.temperatures), compression_ratio_threshold=o.compression_ratio_threshold,
                     logprob_threshold=o.log_prob_threshold, no_speech_threshold=o.no_speech_threshold,
-                    condition_on_previous_text=False, initial_prompt=prompt, word_timestamps=False, verbose=None)
+                    condition_on_previous_text=False, initial_prompt=prompt, word_timestamps=o.word_timestamps,
+                    verbose=None)
 
     def transcribe(self, audio_path: Path, chunks: list[dict]) -> AsrResult:
         language = self.opts.language
@@ -261,7 +398,9 @@ class MlxBackend(AsrBackend):
                 start = chunk["start"] + float(s["start"])
                 end = min(chunk["end"], chunk["start"] + float(s["end"]))
                 seg = _segment(start, max(start, end), s.get("text", ""), s.get("avg_logprob", 0.0),
-                               s.get("no_speech_prob", 0.0), s.get("compression_ratio", 0.0), language)
+                               s.get("no_speech_prob", 0.0), s.get("compression_ratio", 0.0), language,
+                               _units(s.get("words") if self.opts.word_timestamps else None, chunk["start"]),
+                               (chunk["start"], chunk["end"]))
                 if seg["text"]:
                     segments.append(seg)
         return AsrResult(segments, language or "und", probability, {"chunks": len(chunks), "fallbacks": None})

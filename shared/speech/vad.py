@@ -141,8 +141,153 @@ class VadBackend(abc.ABC):
         """Speech regions (start, end) in seconds of the 16 kHz file at ``path``."""
 
 
+class SileroOnnx:
+    """Silero VAD's ONNX model run with onnxruntime and numpy alone (no torch import: the
+    stage starts in a fraction of a second). Each 512-sample frame is fed with the 64 samples
+    before it and the recurrent state, as silero-vad's own OnnxWrapper does. With the
+    package's sequence export (silero_vad_16k_sequence.onnx: the same network taking many
+    frames per call, as faster-whisper runs it) a whole block goes in one call; the
+    per-frame export (silero_vad.onnx) is run frame by frame."""
+
+    FRAME = 512
+    CONTEXT = 64
+
+    def __init__(self, path: str | os.PathLike[str]):
+        import onnxruntime
+
+        opts = onnxruntime.SessionOptions()
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.path = str(path)
+        self.session = onnxruntime.InferenceSession(self.path, providers=["CPUExecutionProvider"], sess_options=opts)
+        self.sequence = {i.name for i in self.session.get_inputs()} == {"input", "h", "c"}
+        self.sr = np.array(16000, dtype=np.int64)
+        self.reset_states()
+
+    def reset_states(self) -> None:
+        self.state = np.zeros((2, 1, 128), dtype=np.float32)
+        self.h = np.zeros((1, 1, 128), dtype=np.float32)
+        self.c = np.zeros((1, 1, 128), dtype=np.float32)
+        self.context = np.zeros(self.CONTEXT, dtype=np.float32)
+
+    def __call__(self, frame: np.ndarray) -> float:
+        """The speech probability of one 512-sample frame (state carried to the next call)."""
+        return self.probabilities(frame)[0]
+
+    def probabilities(self, samples: np.ndarray) -> list[float]:
+        """One probability per 512-sample frame of ``samples`` (a multiple of 512 long)."""
+        frames = samples.astype(np.float32, copy=False).reshape(-1, self.FRAME)
+        if not len(frames):
+            return []
+        before = np.concatenate([self.context[None, :], frames[:-1, -self.CONTEXT:]], axis=0)
+        inputs = np.concatenate([before, frames], axis=1)
+        self.context = frames[-1, -self.CONTEXT:].copy()
+        if self.sequence:
+            out, self.h, self.c = self.session.run(None, {"input": inputs, "h": self.h, "c": self.c})
+            return [float(p) for p in np.asarray(out).reshape(-1)]
+        probs = []
+        for row in inputs:
+            out, self.state = self.session.run(None, {"input": row[None, :], "state": self.state, "sr": self.sr})
+            probs.append(float(np.asarray(out).reshape(-1)[0]))
+        return probs
+
+
+def silero_stamps(probs: list[float], threshold: float, neg_threshold: float, min_speech_ms: int,
+                  min_silence_ms: int, max_speech_s: float, audio_length_samples: int,
+                  sampling_rate: int = 16000) -> list[dict]:
+    """Speech stamps (samples) from Silero's per-frame probabilities: silero-vad 6's
+    ``get_speech_timestamps_from_probs`` (MIT licence) ported without its torch import,
+    for speech_pad_ms=0 (the caller pads). tests/unit/test_speech_vad_onnx.py checks it
+    against the original."""
+    window = 512 if sampling_rate == 16000 else 256
+    min_speech_samples = sampling_rate * min_speech_ms / 1000
+    max_speech_samples = sampling_rate * max_speech_s - window
+    min_silence_samples = sampling_rate * min_silence_ms / 1000
+    min_silence_samples_at_max_speech = sampling_rate * 98 / 1000
+    triggered = False
+    speeches: list[dict] = []
+    current: dict = {}
+    temp_end = 0
+    prev_end = next_start = 0
+    possible_ends: list[tuple[int, int]] = []
+    for i, prob in enumerate(probs):
+        cur = window * i
+        if prob >= threshold and temp_end:
+            sil_dur = cur - temp_end
+            if sil_dur > min_silence_samples_at_max_speech:
+                possible_ends.append((temp_end, sil_dur))
+            temp_end = 0
+            if next_start < prev_end:
+                next_start = cur
+        if prob >= threshold and not triggered:
+            triggered = True
+            current["start"] = cur
+            continue
+        if triggered and cur - current["start"] > max_speech_samples:
+            if possible_ends:  # cut at the longest silence inside the over-long speech
+                prev_end, dur = max(possible_ends, key=lambda x: x[1])
+                current["end"] = prev_end
+                speeches.append(current)
+                current = {}
+                next_start = prev_end + dur
+                if next_start < prev_end + cur:
+                    current["start"] = next_start
+                else:
+                    triggered = False
+                prev_end = next_start = temp_end = 0
+                possible_ends = []
+            elif prev_end:
+                current["end"] = prev_end
+                speeches.append(current)
+                current = {}
+                if next_start < prev_end:
+                    triggered = False
+                else:
+                    current["start"] = next_start
+                prev_end = next_start = temp_end = 0
+                possible_ends = []
+            else:
+                current["end"] = cur
+                speeches.append(current)
+                current = {}
+                prev_end = next_start = temp_end = 0
+                triggered = False
+                possible_ends = []
+                continue
+        if prob < neg_threshold and triggered:
+            if not temp_end:
+                temp_end = cur
+            if cur - temp_end < min_silence_samples:
+                continue
+            current["end"] = temp_end
+            if current["end"] - current["start"] > min_speech_samples:
+                speeches.append(current)
+            current = {}
+            prev_end = next_start = temp_end = 0
+            triggered = False
+            possible_ends = []
+            continue
+    if current and audio_length_samples - current["start"] > min_speech_samples:
+        current["end"] = audio_length_samples
+        speeches.append(current)
+    for k, speech in enumerate(speeches):  # speech_pad_ms=0: only clip to the neighbours and the file
+        if k == 0:
+            speech["start"] = int(max(0, speech["start"]))
+        if k != len(speeches) - 1:
+            silence = speeches[k + 1]["start"] - speech["end"]
+            if silence < 0:
+                speech["end"] += int(silence // 2)
+                speeches[k + 1]["start"] = int(max(0, speeches[k + 1]["start"] - silence // 2))
+        else:
+            speech["end"] = int(min(audio_length_samples, speech["end"]))
+    return speeches
+
+
 class SileroVad(VadBackend):
-    """Silero VAD from the silero-vad package (ONNX on CPU), fed in blocks of a minute."""
+    """Silero VAD from the silero-vad package: its ONNX model through onnxruntime (no torch),
+    fed in blocks of a minute. The registry names the package's JIT file; the ONNX file
+    beside it is the same network (a JIT-only install still works, through torch)."""
 
     name = "silero"
     FRAME = 512  # samples per probability at 16 kHz
@@ -156,54 +301,64 @@ class SileroVad(VadBackend):
         from shared.speech.stage import resolve_model
 
         path = resolve_model(self.model_id)
-        if path.is_dir():
-            path = next((p for p in (path / "silero_vad.onnx", path / "data" / "silero_vad.onnx") if p.is_file()), path)
-        if path.suffix == ".onnx":
-            from silero_vad.utils_vad import OnnxWrapper
-
-            self.model = OnnxWrapper(str(path), force_onnx_cpu=True)
+        folder = path if path.is_dir() else path.parent
+        names = ("silero_vad_16k_sequence.onnx", "silero_vad.onnx")  # one call per block, else per frame
+        onnx = next((p for name in names for p in (folder / name, folder / "data" / name) if p.is_file()), None)
+        if path.suffix == ".onnx" or onnx is not None:
+            self.model = SileroOnnx(path if path.suffix == ".onnx" else onnx)
+            self.runtime = "onnxruntime"
         else:
             from silero_vad.utils_vad import init_jit_model
 
             self.model = init_jit_model(str(path))
+            self.runtime = "torch"
+
+    def _probabilities(self):
+        """A function: samples (a multiple of FRAME long) -> one probability per frame."""
+        if self.runtime == "onnxruntime":
+            return self.model.probabilities
+        import torch
+
+        def per_frame(samples: np.ndarray) -> list[float]:
+            return [float(self.model(torch.from_numpy(samples[i : i + self.FRAME]), 16000).item())
+                    for i in range(0, len(samples), self.FRAME)]
+
+        return per_frame
 
     def detect(self, path: str | os.PathLike[str], duration: float) -> list[Region]:
-        import torch
-        from silero_vad.utils_vad import get_speech_timestamps_from_probs
-
         self.model.reset_states()
+        probabilities = self._probabilities()
         probs: list[float] = []
         carry = np.zeros(0, dtype=np.float32)
         frames = 0
-        # inference_mode: without it autograd keeps every frame's graph alive through the
-        # model's recurrent state, and memory grows with the film (1.6 GB at 20 min).
+        if self.runtime == "torch":
+            # inference_mode: without it autograd keeps every frame's graph alive through the
+            # model's recurrent state, and memory grows with the film (1.6 GB at 20 min).
+            import torch
+
+            guard = torch.inference_mode()
+        else:
+            import contextlib
+
+            guard = contextlib.nullcontext()
         from shared.progress import Progress
 
         meter = Progress("vad", round(duration, 1), "s of audio")
-        with torch.inference_mode():
+        with guard:
             for _, block in audio_io.iter_blocks(path, self.BLOCK_SECONDS):
                 meter.update(round(len(block) / 16000, 1))
                 samples = np.concatenate([carry, block])
                 usable = len(samples) // self.FRAME * self.FRAME
                 carry = samples[usable:]
-                for i in range(0, usable, self.FRAME):
-                    probs.append(float(self.model(torch.from_numpy(samples[i : i + self.FRAME]), 16000).item()))
+                probs.extend(probabilities(samples[:usable]))
                 frames += len(block)
             if len(carry):
-                padded = np.pad(carry, (0, self.FRAME - len(carry)))
-                probs.append(float(self.model(torch.from_numpy(padded), 16000).item()))
+                probs.extend(probabilities(np.pad(carry, (0, self.FRAME - len(carry)))))
         meter.close()
-        stamps = get_speech_timestamps_from_probs(
-            probs,
-            sampling_rate=16000,
-            threshold=self.opts.onset,
-            neg_threshold=self.opts.effective_offset,
-            min_speech_duration_ms=int(self.opts.min_speech * 1000),
-            min_silence_duration_ms=int(self.opts.min_silence * 1000),
-            max_speech_duration_s=self.opts.max_chunk,
-            speech_pad_ms=0,
-            audio_length_samples=frames,
-        )
+        stamps = silero_stamps(probs, threshold=self.opts.onset, neg_threshold=self.opts.effective_offset,
+                               min_speech_ms=int(self.opts.min_speech * 1000),
+                               min_silence_ms=int(self.opts.min_silence * 1000),
+                               max_speech_s=self.opts.max_chunk, audio_length_samples=frames)
         regions = [(s["start"] / 16000, s["end"] / 16000) for s in stamps]
         # Silero already bridged and filtered; finish_regions pads (and merges what touches).
         return finish_regions(regions, VadOptions(**{**asdict(self.opts), "min_silence": 0.0, "min_speech": 0.0}), duration)

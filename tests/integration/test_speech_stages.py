@@ -125,6 +125,12 @@ def test_every_word_is_timed_and_the_job_records_it(transcribed):
     assert "removed" in manifest["stages"]["asr"]["details"]
     assert re.search(r"asr: done in [\d.]+ s \(real-time factor [\d.]+", transcribed["asr_log"])
     assert (job / "transcript.txt").read_text().count("\n") == len(aligned["segments"])
+    # ALIGN=whisper: the words were timed in the ASR decoding pass; align loaded no model
+    transcript = json.loads((job / "transcript.json").read_text())
+    assert all([w["word"] for w in seg["words"]] == seg["text"].split() for seg in transcript["segments"])
+    details = manifest["stages"]["align"]["details"]
+    assert details["segments_timed_in_asr"] == len(aligned["segments"]) and details["segments_timed_by_second_pass"] == 0
+    assert "loading the Whisper aligner" not in transcribed["align_log"]
 
 
 @pytest.mark.slow
