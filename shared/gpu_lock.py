@@ -29,7 +29,7 @@ from shared import job  # noqa: E402
 
 LOCKS_DIR = ".locks"
 GPU_DEVICES = ("cuda", "mps")
-GPU_STAGES = ("separate", "asr", "align", "translate")
+GPU_STAGES = ("separate", "asr", "align", "translate", "diarize")
 POLL_SECONDS = 0.2
 
 

