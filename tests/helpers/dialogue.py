@@ -117,3 +117,23 @@ def loop_dialogue(path: Path, source: Path, minutes: float) -> None:
             piece = samples[: total - written]
             out.write(piece)
             written += len(piece)
+
+
+def main(argv: Sequence[str]) -> None:
+    """``python tests/helpers/dialogue.py OUT.wav TRUTH.json dialogue|monologue [MINUTES]`` (ml interpreter)."""
+    import json
+
+    out, truth_path, which = Path(argv[0]), Path(argv[1]), argv[2]
+    turns = make_dialogue(out, DIALOGUE if which == "dialogue" else MONOLOGUE)
+    if len(argv) > 3:  # a long recording for the benchmark: the dialogue repeated
+        looped = out.with_name(out.stem + ".long.wav")
+        loop_dialogue(looped, out, float(argv[3]))
+        looped.replace(out)
+    truth_path.write_text(json.dumps([{"speaker": t.speaker, "start": t.start, "end": t.end, "words": t.words}
+                                      for t in turns]), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
