@@ -37,6 +37,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 from shared import job, settings  # noqa: E402
 from shared.languages import file_tag  # noqa: E402
 from shared.schema import SCHEMA_VERSION, SchemaError, check_kind  # noqa: E402
+from shared.speech import speakers as speakers_mod  # noqa: E402
 from shared.subtitles import checker, formats  # noqa: E402
 from shared.subtitles.builder import Cue, TimedWord, build_cues, words_per_sentence  # noqa: E402
 from shared.subtitles.rules import ASSUMED_FPS, SETTING_FIELDS, Rules, parse_fps, rules_from_settings  # noqa: E402
@@ -130,16 +131,26 @@ def _qc(subs, cues: Sequence[Cue], rules: Rules, fps: float, fps_assumed: bool, 
 
 
 def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: float, fps_assumed: bool,
-                fmts: Sequence[str], text_lines: Sequence[str], extra: dict) -> dict:
-    """Write one track in every format, its cue JSON, text and qc.json; its tracks.json entry."""
-    subs = formats.to_ssafile(cues, title=stem)
-    files = formats.write_track(subs, out_dir / stem, fmts)
+                fmts: Sequence[str], text_lines: Sequence[str], extra: dict,
+                speakers: Sequence[Sequence[str]] | None = None, names: dict[str, str] | None = None,
+                speaker_labels: str = "off") -> dict:
+    """Write one track in every format, its cue JSON, text and qc.json; its tracks.json entry.
+
+    ``speakers`` (per cue, its speakers' labels) gives the ASS file a style per speaker, the
+    cue JSON a ``speakers`` list, and with ``speaker_labels="names"`` names in SRT/VTT.
+    """
+    names = names or {}
+    subs = formats.to_ssafile(cues, title=stem, speakers=speakers, names=names)
+    shown = ([[names.get(label, label) for label in labels] for labels in speakers]
+             if speakers and speaker_labels == "names" else None)
+    files = formats.write_track(subs, out_dir / stem, fmts, speaker_labels=shown)
     cue_json = {
         "schema_version": SCHEMA_VERSION,
         "kind": "cues",
         "fps": fps,
         "cues": [{"index": n, "start": round(c.start, 3), "end": round(c.end, 3), "lines": list(c.lines),
-                  "words": list(c.words), "speech_start": round(c.speech_start, 3), "speech_end": round(c.speech_end, 3)}
+                  "words": list(c.words), "speech_start": round(c.speech_start, 3), "speech_end": round(c.speech_end, 3),
+                  **({"speakers": list(speakers[n - 1])} if speakers else {})}
                  for n, c in enumerate(cues, 1)],
         **extra,
     }
@@ -187,11 +198,16 @@ def _formats(value: str) -> list[str]:
               help="frame rate for the frame-based rules")
 @click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="the job directory: manifest and logs (default: ALIGNED's folder)")
+@click.option("--speaker-labels", default=lambda: settings.get("SUB_SPEAKER_LABELS") or "off",
+              show_default="SUB_SPEAKER_LABELS", type=click.Choice(["off", "names"]),
+              help="names: speaker names in SRT (Name: ) and VTT (<v Name>) when aligned.json has speakers")
+@click.option("--speaker-names", default=lambda: settings.get("SPEAKER_NAMES"), show_default="SPEAKER_NAMES",
+              help="SPEAKER_1=Asha,SPEAKER_2=Ravi")
 @_rule_options
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_json: Path | None, name: str | None,
-          formats_: str, bilingual: bool, fps_text: str | None, job_dir: Path | None, verbose: bool,
-          **rule_values: Any) -> None:
+          formats_: str, bilingual: bool, fps_text: str | None, job_dir: Path | None, speaker_labels: str,
+          speaker_names: str | None, verbose: bool, **rule_values: Any) -> None:
     """Subtitle tracks from ALIGNED (word timings) and each TRANSLATIONS file."""
     job_dir = job_dir or aligned.parent
     job_dir.mkdir(parents=True, exist_ok=True)
@@ -204,6 +220,14 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
     media = _read_json(media_json, "media", "--media") if media_json else None
     transcript = _read_json(aligned, ("aligned", "transcript"), "ALIGNED")
     words = aligned_words(transcript, aligned)
+    try:
+        names = speakers_mod.parse_names(speaker_names or "")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SPEAKER_NAMES") from None
+    word_speakers = speakers_mod.word_speakers(transcript)
+    has_speakers = any(word_speakers)
+    if has_speakers and "ass" not in fmts:
+        fmts.append("ass")  # speakers known: the ASS track shows them, a style per speaker
     source_lang = _language_code(transcript.get("language", ""), str(aligned))
     targets = []
     for path in translations:
@@ -233,13 +257,15 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
                       tools=()) as run:
         if fps_assumed:
             log.info("no video frame rate: %g fps assumed for the frame-based rules", fps)
-        common = {"fps": fps, "fps_assumed": fps_assumed, "fmts": fmts}
+        common = {"fps": fps, "fps_assumed": fps_assumed, "fmts": fmts, "names": names, "speaker_labels": speaker_labels}
         source_cues = build_cues(words, rules, fps, media_end=media_end, joiner=joiner_for(source_lang))
         joiner = joiner_for(source_lang)
         sentences = [joiner.join(words[i].text.strip() for i in s) for s in words_per_sentence(words)]
         tracks = [dict(role="source", language=source_lang,
                        **write_track(out_dir, f"{name}.{source_lang}", source_cues, rules, text_lines=sentences,
-                                     extra={"language": source_lang, "role": "source"}, **common))]
+                                     extra={"language": source_lang, "role": "source"},
+                                     speakers=[speakers_mod.cue_speakers(c.words, word_speakers) for c in source_cues]
+                                     if has_speakers else None, **common))]
         for lang, data, path in targets:
             try:
                 track = build_translated_track(data.get("sentences") or [], words, source_cues, rules, fps, lang,
@@ -247,17 +273,20 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
             except (ValueError, KeyError, TypeError) as exc:
                 raise click.BadParameter(f"{path}: {exc}", param_hint="TRANSLATIONS") from None
             text_lines = [str(s.get("text", "")).strip() for s in track_sentences(data)]
+            by_sentence = speakers_mod.sentence_speakers(data.get("sentences") or [], word_speakers)
+            cue_speakers = ([speakers_mod.cue_speakers(source, by_sentence) for source in track.source_words]
+                            if has_speakers else None)
             tracks.append(dict(role="target", language=lang,
                                **write_track(out_dir, f"{name}.{lang}", track.cues, rules, text_lines=text_lines,
                                              extra={"language": lang, "role": "target", "tokens": [t.text for t in track.tokens]},
-                                             **common)))
+                                             speakers=cue_speakers, **common)))
             if bilingual:
                 cues = bilingual_cues(track, words, rules, source_lang)
                 both = [f"{s.get('source', '').strip()}\n{s.get('text', '').strip()}\n" for s in track_sentences(data)]
                 tracks.append(dict(role="bilingual", language=lang, languages=[source_lang, lang],
                                    **write_track(out_dir, f"{name}.{source_lang}-{lang}", cues, bilingual_rules(rules),
                                                  text_lines=both, extra={"languages": [source_lang, lang], "role": "bilingual"},
-                                                 **common)))
+                                                 speakers=cue_speakers, **common)))
         formats.write_json(output, {"schema_version": SCHEMA_VERSION, "kind": "subtitles", "name": name, "fps": fps,
                                     "fps_assumed": fps_assumed, "tracks": tracks})
         run.details = {"tracks": [{"language": t["language"], "role": t["role"], "cues": t["cues"],

@@ -247,3 +247,39 @@ def transcript_text(segments: Sequence[Mapping[str, Any]], names: Mapping[str, s
         name = display_name(seg.get("speaker"), names or {})
         lines.append(f"[{name}] {text}\n" if name else f"{text}\n")
     return "".join(lines)
+
+
+# ---- the subtitle stage: speakers of cues ------------------------------------------------
+def word_speakers(aligned: Mapping[str, Any]) -> list[str | None]:
+    """The speaker of every word of aligned.json, in the order of the flat word list (None: unknown)."""
+    return [w.get("speaker") for seg in aligned.get("segments") or () for w in seg.get("words") or ()]
+
+
+def cue_speakers(word_indices: Iterable[int], speakers: Sequence[str | None]) -> list[str]:
+    """The speakers of a cue's words, each once, in the order they first speak."""
+    found: list[str] = []
+    for i in word_indices:
+        label = speakers[i] if 0 <= i < len(speakers) else None
+        if label and label not in found:
+            found.append(label)
+    return found
+
+
+def sentence_speakers(sentences: Iterable[Mapping[str, Any]], speakers: Sequence[str | None]) -> list[str | None]:
+    """Per source word, the speaker of the translated sentence it belongs to (the one who says most of it).
+
+    A translated cue takes its speaker from its source sentence, not from the word order
+    of the translation, which need not follow the source's.
+    """
+    out: list[str | None] = list(speakers)
+    for sentence in sentences:
+        indices = [i for i in sentence.get("words") or () if 0 <= i < len(speakers)]
+        votes: dict[str, int] = {}
+        for i in indices:
+            if speakers[i]:
+                votes[speakers[i]] = votes.get(speakers[i], 0) + 1  # type: ignore[index]
+        if votes:
+            winner = max(sorted(votes), key=lambda k: votes[k])
+            for i in indices:
+                out[i] = winner
+    return out
