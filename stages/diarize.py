@@ -97,6 +97,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
             run.details = {"enabled": False, "reason": reason}
             log.info("off (%s): speakers.json records the decision, no turns", reason)
             job.write_json(output, _info(False, reason, "", "", parameters, meta.duration, []))
+            job.test_pause("diarize")
         return
 
     from shared import models
