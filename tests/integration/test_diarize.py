@@ -49,6 +49,8 @@ def diarize(recording: dict, cache: Path, *args: str, **settings: str) -> tuple[
                                  "--job-dir", str(recording["folder"]), *args], stage_env(cache, **settings))
     info = json.loads(out.read_text())
     score = json.loads(ml(str(REPO / "tests" / "helpers" / "score_diarization.py"), str(recording["truth"]), str(out)))
+    print(f"diarize {' '.join(args)} {settings}: DER {score['der']:.3f} (no collar {score['der_no_collar']:.3f}), "
+          f"{score['speakers']} speakers, word accuracy {score['word_accuracy']:.3f} of {score['words']}")  # pytest -s
     return info, score, proc.stderr
 
 
