@@ -89,8 +89,9 @@ clean:
 #   demux     -o audio.wav --media-json media.json -- FILE
 #   separate  audio.wav -o vocals.wav
 #   vad       vocals.wav -o speech.json
+#   diarize   audio.wav speech.json -o speakers.json (DIARIZE=off: a recorded "off", no turns)
 #   asr       vocals.wav speech.json -o transcript.json
-#   align     transcript.json vocals.wav --speech speech.json -o aligned.json
+#   align     transcript.json vocals.wav --speech speech.json -o aligned.json --speakers speakers.json
 #   translate aligned.json -o translation.LANG.json --language LANG
 #   subtitle  aligned.json translation.LANG.json... --media media.json -o subs/tracks.json (+ subs/<name>.<lang>.srt|vtt|ass)
 #   mux       media.json subs/tracks.json -o <name>.subtitled.mkv|mp4|mka --burn-output P | --no-burn
@@ -195,7 +196,7 @@ endif
 # The GPU-heavy stages go through shared.gpu_lock: with DEVICE=cuda|mps one of them runs
 # at a time per GPU across every job (make -j, batches, other make runs); on a CPU it
 # only execs the stage.
-GPU_STAGES := separate asr align translate
+GPU_STAGES := separate diarize asr align translate
 run-stage = test -f "$(ROOT)/stages/$(1).py" || { echo "make: stage $(1) is not available yet (stages/$(1).py does not exist)" >&2; exit 2; }; PIPELINE_OWNER_PID=$$PPID $(if $(filter $(1),$(GPU_STAGES)),"$(COMMON_PY)" -m shared.gpu_lock --stage $(1) -- )$(EM) run $(1) -- python "$(ROOT)/stages/$(1).py"
 
 $(J)/audio.wav $(J)/media.json &: $(P)/demux.json
@@ -207,11 +208,14 @@ $(J)/vocals.wav: $(J)/audio.wav $(P)/separate.json
 $(J)/speech.json: $(J)/vocals.wav $(P)/vad.json
 	@$(call run-stage,vad) "$(J)/vocals.wav" -o "$@" --job-dir "$(J)"
 
+$(J)/speakers.json: $(J)/audio.wav $(J)/speech.json $(P)/diarize.json
+	@$(call run-stage,diarize) "$(J)/audio.wav" "$(J)/speech.json" -o "$@" --job-dir "$(J)"
+
 $(J)/transcript.json: $(J)/vocals.wav $(J)/speech.json $(P)/asr.json
 	@$(call run-stage,asr) "$(J)/vocals.wav" "$(J)/speech.json" -o "$@" --job-dir "$(J)"
 
-$(J)/aligned.json $(J)/transcript.txt &: $(J)/transcript.json $(J)/vocals.wav $(J)/speech.json $(P)/align.json
-	@$(call run-stage,align) "$(J)/transcript.json" "$(J)/vocals.wav" --speech "$(J)/speech.json" -o "$(J)/aligned.json" --job-dir "$(J)"
+$(J)/aligned.json $(J)/transcript.txt &: $(J)/transcript.json $(J)/vocals.wav $(J)/speech.json $(J)/speakers.json $(P)/align.json
+	@$(call run-stage,align) "$(J)/transcript.json" "$(J)/vocals.wav" --speech "$(J)/speech.json" -o "$(J)/aligned.json" --speakers "$(J)/speakers.json" --job-dir "$(J)"
 
 $(J)/translation.%.json: $(J)/aligned.json $(P)/translate.%.json
 	@$(call run-stage,translate) "$(J)/aligned.json" -o "$@" --language "$*" --job-dir "$(J)"
@@ -225,7 +229,7 @@ $(J)/subs/tracks.json: $(wildcard $(J)/edits/*.json)
 $(MUXED) $(BURNED) &: $(J)/media.json $(TRACKS) $(P)/mux.json
 	@$(call run-stage,mux) "$(J)/media.json" "$(TRACKS)" -o "$(MUXED)" $(if $(BURNED),--burn-output "$(BURNED)",--no-burn) --job-dir "$(J)"
 
-STATUS_TARGETS := demux=$(J)/media.json separate=$(J)/vocals.wav vad=$(J)/speech.json asr=$(J)/transcript.json \
+STATUS_TARGETS := demux=$(J)/media.json separate=$(J)/vocals.wav vad=$(J)/speech.json diarize=$(J)/speakers.json asr=$(J)/transcript.json \
   align=$(J)/aligned.json $(foreach l,$(LANGS),translate.$(l)=$(J)/translation.$(l).json) \
   subtitle=$(J)/subs/tracks.json mux=$(MUXED)
 endif

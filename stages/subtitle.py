@@ -49,6 +49,7 @@ from shared import stage as skeleton
 from shared.languages import file_tag
 from shared.review.edits import apply_edits
 from shared.schema import SCHEMA_VERSION, SchemaError, check_kind
+from shared.speech import speakers as speakers_mod
 from shared.subtitles import checker, formats, quality, shots
 from shared.subtitles.builder import Cue, TimedWord, build_cues, words_per_sentence
 from shared.subtitles.rules import (
@@ -184,23 +185,37 @@ def qc_line(track: dict, folder: str = "subs") -> str:
 
 def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: float, fps_assumed: bool,
                 fmts: Sequence[str], text_lines: Sequence[str], extra: dict,
-                speakers: Sequence[Sequence[str | None]] | None = None) -> dict:
-    """Write one track in every format, its cue JSON, text and qc.json; its tracks.json entry."""
+                word_speakers: Sequence[str | None] | None = None, names: dict[str, str] | None = None,
+                speaker_labels: str = "off") -> dict:
+    """Write one track in every format, its cue JSON, text and qc.json; its tracks.json entry.
+
+    ``word_speakers`` (the speaker of each word the cues index, when diarization ran) gives the
+    QC checker its speaker rule, the ASS file a style per speaker, the cue JSON a ``speakers``
+    list, and with ``speaker_labels="names"`` names in SRT/VTT. Taken per cue after the
+    reviewer's edits, so a split or merged cue keeps its own words' speakers.
+    """
     cues = apply_edits(out_dir, stem, cues)  # the reviewer's corrections (edits/<stem>.json), see make review
-    subs = formats.to_ssafile(cues, title=stem)
-    files = formats.write_track(subs, out_dir / stem, fmts)
+    names = names or {}
+    per_word = ([[word_speakers[i] for i in c.words if 0 <= i < len(word_speakers)] for c in cues]
+                if word_speakers else None)
+    speakers = [speakers_mod.cue_speakers(range(len(w)), w) for w in per_word] if per_word else None
+    subs = formats.to_ssafile(cues, title=stem, speakers=speakers, names=names)
+    shown = ([[names.get(label, label) for label in labels] for labels in speakers]
+             if speakers and speaker_labels == "names" else None)
+    files = formats.write_track(subs, out_dir / stem, fmts, speaker_labels=shown)
     cue_json = {
         "schema_version": SCHEMA_VERSION,
         "kind": "cues",
         "fps": fps,
         "cues": [{"index": n, "start": round(c.start, 3), "end": round(c.end, 3), "lines": list(c.lines),
-                  "words": list(c.words), "speech_start": round(c.speech_start, 3), "speech_end": round(c.speech_end, 3)}
+                  "words": list(c.words), "speech_start": round(c.speech_start, 3), "speech_end": round(c.speech_end, 3),
+                  **({"speakers": list(speakers[n - 1])} if speakers else {})}
                  for n, c in enumerate(cues, 1)],
         **extra,
     }
     formats.write_json(out_dir / f"{stem}.json", cue_json)
     formats.atomic_write_text(out_dir / f"{stem}.txt", "".join(f"{line}\n" for line in text_lines))
-    report = _qc(subs, cues, rules, fps, fps_assumed, fmts, files[fmts[0]], speakers)
+    report = _qc(subs, cues, rules, fps, fps_assumed, fmts, files[fmts[0]], per_word)
     formats.write_json(out_dir / f"{stem}.qc.json", report)
     if report["violation_count"]:
         log.warning("%s: %d rule violations (%s), see %s.qc.json", stem, report["violation_count"],
@@ -247,11 +262,17 @@ def _formats(value: str) -> list[str]:
               help="warn: say when a track breaks the rules; fail: also exit 4 after writing everything")
 @click.option("--shot-changes", "shots_text", default=None, show_default="SUB_SHOT_CHANGES",
               help="off, auto (ffmpeg scene detection on the video) or a file of shot-change times in seconds")
+@click.option("--speaker-labels", default=lambda: settings.get("SUB_SPEAKER_LABELS") or "off",
+              show_default="SUB_SPEAKER_LABELS", type=click.Choice(["off", "names"]),
+              help="names: speaker names in SRT (Name: ) and VTT (<v Name>) when aligned.json has speakers")
+@click.option("--speaker-names", default=lambda: settings.get("SPEAKER_NAMES"), show_default="SPEAKER_NAMES",
+              help="SPEAKER_1=Asha,SPEAKER_2=Ravi")
 @_rule_options
 @skeleton.common_options("ALIGNED's folder")
 def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_json: Path | None, name: str | None,
           formats_: str, bilingual: bool, fps_text: str | None, job_dir: Path | None, qc_text: str | None,
-          shots_text: str | None, verbose: bool, **rule_values: Any) -> None:
+          shots_text: str | None, speaker_labels: str, speaker_names: str | None, verbose: bool,
+          **rule_values: Any) -> None:
     """Subtitle tracks from ALIGNED (word timings) and each TRANSLATIONS file."""
     job_dir = skeleton.start("subtitle", job_dir, aligned.parent, verbose)
     rules = _rules(rule_values)
@@ -264,6 +285,13 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
     media = _read_json(media_json, "media", "--media") if media_json else None
     transcript = _read_json(aligned, ("aligned", "transcript"), "ALIGNED")
     words = aligned_words(transcript, aligned)
+    try:
+        names = speakers_mod.parse_names(speaker_names or "")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SPEAKER_NAMES") from None
+    has_speakers = any(w.speaker for w in words)  # aligned_words: each word's speaker, else its segment's
+    if has_speakers and "ass" not in fmts:
+        fmts.append("ass")  # speakers known: the ASS track shows them, a style per speaker
     source_lang = _language_code(transcript.get("language", ""), str(aligned))
     targets = []
     for path in translations:
@@ -300,7 +328,7 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
                       tools=()) as run:
         if fps_assumed:
             log.info("no video frame rate: %g fps assumed for the frame-based rules", fps)
-        common = {"fps": fps, "fps_assumed": fps_assumed, "fmts": fmts}
+        common = {"fps": fps, "fps_assumed": fps_assumed, "fmts": fmts, "names": names, "speaker_labels": speaker_labels}
         try:
             cuts = shots.shot_changes(shot_spec, media, shot_threshold)
         except shots.ShotError as exc:
@@ -310,13 +338,12 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
         timing = {"shot_changes": cuts or (), "snap_frames": snap_frames}
         source_cues = build_cues(words, rules, fps, media_end=media_end, joiner=joiner_for(source_lang), costs=costs,
                                  **timing)
-        speakers = [[words[i].speaker for i in c.words] for c in source_cues]
         joiner = joiner_for(source_lang)
         sentences = [joiner.join(words[i].text.strip() for i in s) for s in words_per_sentence(words)]
         tracks = [dict(role="source", language=source_lang,
                        **write_track(out_dir, f"{name}.{source_lang}", source_cues, rules, text_lines=sentences,
                                      extra={"language": source_lang, "role": "source"},
-                                     speakers=speakers if any(w.speaker for w in words) else None, **common))]
+                                     word_speakers=[w.speaker for w in words] if has_speakers else None, **common))]
         for lang, data, path in targets:
             try:
                 track = build_translated_track(data.get("sentences") or [], words, source_cues, rules, fps, lang,
@@ -324,18 +351,19 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
             except (ValueError, KeyError, TypeError) as exc:
                 raise click.BadParameter(f"{path}: {exc}", param_hint="TRANSLATIONS") from None
             text_lines = [str(s.get("text", "")).strip() for s in track_sentences(data)]
+            # each translated token carries the speaker of its source words (shared.subtitles.translated)
+            token_speakers = [t.speaker for t in track.tokens] if has_speakers else None
             tracks.append(dict(role="target", language=lang,
                                **write_track(out_dir, f"{name}.{lang}", track.cues, rules, text_lines=text_lines,
                                              extra={"language": lang, "role": "target", "tokens": [t.text for t in track.tokens]},
-                                             speakers=[[track.tokens[t].speaker for t in c.words] for c in track.cues]
-                                             if any(t.speaker for t in track.tokens) else None, **common)))
+                                             word_speakers=token_speakers, **common)))
             if bilingual:
                 cues = bilingual_cues(track, words, rules, source_lang)
                 both = [f"{s.get('source', '').strip()}\n{s.get('text', '').strip()}\n" for s in track_sentences(data)]
                 tracks.append(dict(role="bilingual", language=lang, languages=[source_lang, lang],
                                    **write_track(out_dir, f"{name}.{source_lang}-{lang}", cues, bilingual_rules(rules),
                                                  text_lines=both, extra={"languages": [source_lang, lang], "role": "bilingual"},
-                                                 **common)))
+                                                 word_speakers=token_speakers, **common)))
         formats.write_json(output, {"schema_version": SCHEMA_VERSION, "kind": "subtitles", "name": name, "fps": fps,
                                     "fps_assumed": fps_assumed, "tracks": tracks})
         run.details = {"qc": qc_mode, "tracks": [

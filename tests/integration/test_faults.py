@@ -24,9 +24,10 @@ from tests.integration import pipeline_runs as pr
 
 pytestmark = [*pr.NEEDS_PIPELINE, pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds stages through /proc")]
 
-STAGES = ("demux", "separate", "vad", "asr", "align", "subtitle", "mux")
+STAGES = ("demux", "separate", "vad", "diarize", "asr", "align", "subtitle", "mux")
 # The file each stage's rule makes: it must not exist after that stage was killed.
-STAGE_OUTPUT = {"demux": "audio.wav", "separate": "vocals.wav", "vad": "speech.json", "asr": "transcript.json",
+STAGE_OUTPUT = {"demux": "audio.wav", "separate": "vocals.wav", "vad": "speech.json", "diarize": "speakers.json",
+                "asr": "transcript.json",
                 "align": "aligned.json", "subtitle": "subs/tracks.json", "mux": "clip.subtitled.mp4"}
 SEED = int(os.environ.get("FAULT_SEED", "8"))
 

@@ -104,7 +104,7 @@ def test_params_change_only_downstream_of_the_setting(tmp_path: Path) -> None:
     source.write_bytes(b"x")
     directory = tmp_path / "job"
     first = job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en")))
-    assert set(first) == {"demux", "separate", "vad", "asr", "align", "translate.en", "subtitle", "mux"}
+    assert set(first) == {"demux", "separate", "vad", "diarize", "asr", "align", "translate.en", "subtitle", "mux"}
     assert job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en"))) == []
     assert set(job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en,ta")))) == {"translate.ta", "subtitle", "mux"}
     assert job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en,ta", BURN="1"))) == ["mux"]
@@ -116,6 +116,11 @@ def test_params_change_only_downstream_of_the_setting(tmp_path: Path) -> None:
     assert job.write_parameters(directory, job.stage_parameters(source, dict(values, VAD_ONSET="0.4", ASR_BEAM_SIZE="1"))) == ["asr"]
     assert set(job.write_parameters(directory, job.stage_parameters(
         source, dict(values, VAD_ONSET="0.4", ASR_BEAM_SIZE="1", TRANSLATE_BEAMS="2")))) == {"translate.en", "translate.ta"}
+    values = dict(values, VAD_ONSET="0.4", ASR_BEAM_SIZE="1", TRANSLATE_BEAMS="2")
+    # speakers: the count re-runs diarize (and, through speakers.json, align onwards); names only the writers
+    assert job.write_parameters(directory, job.stage_parameters(source, dict(values, SPEAKERS="2"))) == ["diarize"]
+    assert set(job.write_parameters(directory, job.stage_parameters(
+        source, dict(values, SPEAKERS="2", SPEAKER_NAMES="SPEAKER_1=Asha")))) == {"align", "subtitle"}
 
 
 def test_params_follow_the_input_and_glossary_content(tmp_path: Path) -> None:

