@@ -50,8 +50,17 @@ def _commit_pause() -> None:
 def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
     """Delete temporaries of ``path`` left by killed runs (their process is gone); return them."""
     path = Path(path)
+    return _remove_dead(path.parent.glob(f".{path.stem}.tmp-*{path.suffix}"))
+
+
+def remove_stale_temporaries_in(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete every temporary in ``folder`` that a killed run left (a stage that writes many files there)."""
+    return _remove_dead(Path(folder).glob(".*.tmp-*"))
+
+
+def _remove_dead(candidates) -> list[Path]:
     removed = []
-    for tmp in path.parent.glob(f".{path.stem}.tmp-*{path.suffix}"):
+    for tmp in candidates:
         match = re.search(r"\.tmp-(\d+)", tmp.name)
         if match and not _pid_alive(int(match.group(1))):
             with contextlib.suppress(FileNotFoundError):

@@ -192,13 +192,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.verb}: error: {exc}", file=sys.stderr)
         outcome.record(outcome.USAGE if isinstance(exc, ExportError) else outcome.STAGE_FAILED, "export")
         return outcome.USAGE if isinstance(exc, ExportError) else outcome.STAGE_FAILED
-    from shared import no_speech  # a file without speech is done too, and says so first
-
-    print(no_speech.result_line(args.job_dir, f"{args.verb}: done; the outputs:"))
+    print(f"{args.verb}: done; the outputs:")
     for path in outputs:
         print(f"  {path}")
     for item in exported:
         print(f"  {item.path}" + (f"  {item.note}" if item.note else ""))
+    from shared import no_speech  # a file without speech is done too: the last line says so
+
+    if no_speech.job_has_speech(args.job_dir) is False:
+        print(no_speech.message(no_speech.input_name(args.job_dir)))
     return 0
 
 

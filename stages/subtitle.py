@@ -314,6 +314,9 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
     if "/" in name or "\\" in name or not name.strip("."):
         raise click.BadParameter(f"{name!r} is not a file name stem", param_hint="--name")
     out_dir = output.parent
+    from shared.atomic import remove_stale_temporaries_in
+
+    remove_stale_temporaries_in(out_dir)  # every track file of a killed run (srt, vtt, ass, json, txt, qc)
     try:
         shot_spec = shots.parse_spec(shots_text if shots_text is not None else settings.get("SUB_SHOT_CHANGES"))
         shot_threshold = shots.parse_threshold(settings.get("SUB_SHOT_THRESHOLD"))

@@ -40,7 +40,8 @@ def test_a_mux_failure_is_in_mux_log(tmp_path: Path) -> None:
     source = tmp_path / "in.mkv"
     source.write_bytes(b"x")
     (job / "media.json").write_text(json.dumps({"schema_version": 1, "kind": "media", "source": str(source), "has_video": True,
-                                                "clip_start": 0, "clip_end": 1, "duration": 1}))
+                                                "clip_start": 0, "clip_end": 1, "duration": 1, "audio_tracks": [],
+                                                "selected_track": 0}))
     (job / "tracks.json").write_text(json.dumps({"schema_version": 1, "kind": "subtitles", "tracks": [
         {"role": "source", "language": "en", "files": {"srt": "gone.en.srt"}}]}))
     result = stage("mux", str(job / "media.json"), str(job / "tracks.json"), "-o", str(job / "in.subtitled.mkv"),
