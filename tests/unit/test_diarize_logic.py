@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_speech_logic import ML_PYTHON, run_ml
+from tests.helpers.ml import ML_PYTHON, run_ml
 
 pytestmark = [pytest.mark.ml, pytest.mark.skipif(not ML_PYTHON.exists(), reason="the ml environment is not built")]
 

@@ -1,5 +1,5 @@
 """shared/progress.py: plain, throttled lines when not on a terminal, in the job's log too,
-with the stage's place in the verb ("stage 4/8 asr") and an ETA."""
+with the stage's place in the verb ("stage 5/9 asr") and an ETA."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from shared import job, progress
 
 
 def test_the_stage_place_in_each_verb(monkeypatch) -> None:
-    assert progress.stage_place("asr", "subtitle") == "stage 4/8 asr"
-    assert progress.stage_place("asr", "transcribe") == "stage 4/5 asr"
+    assert progress.stage_place("asr", "subtitle") == "stage 5/9 asr"
+    assert progress.stage_place("asr", "transcribe") == "stage 5/6 asr"
     assert progress.stage_place("asr", "") == "asr"
     monkeypatch.setenv("PIPELINE_VERB", "translate")
-    assert progress.stage_place("translate") == "stage 6/7 translate"
+    assert progress.stage_place("translate") == "stage 7/8 translate"
 
 
 def test_plain_lines_are_throttled_and_reach_the_job_log(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -28,13 +28,13 @@ def test_plain_lines_are_throttled_and_reach_the_job_log(tmp_path: Path, monkeyp
     for moment in (1.0, 2.0, 12.0, 13.0, 14.0, 30.0):
         now[0] = moment
         meter.update(1)
-    lines = [line for line in capsys.readouterr().err.splitlines() if "stage 4/8" in line]
+    lines = [line for line in capsys.readouterr().err.splitlines() if "stage 5/9" in line]
     # the first, one after 10 s, and the last; never one per chunk
-    assert lines == ["asr: stage 4/8 asr 17% (1/6 chunks) ETA 0:05",
-                     "asr: stage 4/8 asr 50% (3/6 chunks) ETA 0:12",
-                     "asr: stage 4/8 asr 100% (6/6 chunks)"]
+    assert lines == ["asr: stage 5/9 asr 17% (1/6 chunks) ETA 0:05",
+                     "asr: stage 5/9 asr 50% (3/6 chunks) ETA 0:12",
+                     "asr: stage 5/9 asr 100% (6/6 chunks)"]
     logged = log_path.read_text(encoding="utf-8")
-    assert "stage 4/8 asr 50% (3/6 chunks) ETA 0:12" in logged
+    assert "stage 5/9 asr 50% (3/6 chunks) ETA 0:12" in logged
     logging.getLogger().handlers.clear()
 
 

@@ -9,29 +9,13 @@ mlx_whisper is replaced by a fake module: its selection and the settings passed 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from shared.speech import align, asr, vad
-
-REPO = Path(__file__).resolve().parents[2]
-ML_PYTHON = REPO / ".venvs" / "ml" / "bin" / "python"
-needs_ml = pytest.mark.skipif(not ML_PYTHON.exists(), reason="the ml environment is not built")
-
-
-def in_ml(code: str) -> Any:
-    """Run ``code`` in the ml environment; the JSON value of its variable ``result``."""
-    script = textwrap.dedent(code) + "\nimport json as _j, sys as _s\n_s.stdout.write(_j.dumps(result))\n"
-    proc = subprocess.run([str(ML_PYTHON), "-c", script], cwd=REPO, capture_output=True, text=True,
-                          timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+from tests.helpers.ml import ML_PYTHON, REPO, in_ml, needs_ml  # noqa: F401  (ML_PYTHON: for the tests that import it)
 
 
 def test_the_logic_imports_without_numpy() -> None:

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from tests.unit.test_speech_logic import REPO, pytestmark, run_ml  # noqa: F401
+from tests.helpers.ml import REPO, pytestmark, run_ml  # noqa: F401
 
 
 def test_ported_stamps_match_silero_vad_on_random_probabilities():

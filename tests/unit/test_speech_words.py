@@ -6,7 +6,7 @@ when the ml environment is not built), as in test_speech_logic.
 
 from __future__ import annotations
 
-from tests.unit.test_speech_logic import pytestmark, run_ml  # noqa: F401  (same markers and runner)
+from tests.helpers.ml import pytestmark, run_ml  # noqa: F401  (same markers and runner)
 
 
 def test_decoder_units_become_the_words_of_the_text_clipped_to_the_chunk():
