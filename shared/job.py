@@ -93,7 +93,8 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "vad": ("VAD", "DEVICE"),  # auto picks by device
     # DIARIZE=auto decides from the counts and SUB_SPEAKER_LABELS (shared.speech.speakers.decide)
     "diarize": ("DIARIZE", "DIARIZE_BACKEND", "SPEAKERS", "MIN_SPEAKERS", "MAX_SPEAKERS", "SUB_SPEAKER_LABELS", "DEVICE"),
-    "asr": ("ASR_BACKEND", "ASR_MODEL", "SRC", "DEVICE", "COMPUTE_TYPE", "GLOSSARY"),
+    # ALIGN: with whisper timing the asr pass times the words itself (transcript.json changes)
+    "asr": ("ASR_BACKEND", "ASR_MODEL", "SRC", "DEVICE", "COMPUTE_TYPE", "GLOSSARY", "ALIGN"),
     "align": ("ALIGN", "DEVICE", "SRC", "SPEAKER_NAMES"),  # names: transcript.txt
     "translate": ("SRC", "TRANSLATOR", "LLM_POSTEDIT", "LLM_BASE_URL", "LLM_MODEL", "GLOSSARY"),  # + the language
     "subtitle": ("SRC", "TGT", "BILINGUAL", "SUB_FORMATS", "SPEAKER_NAMES"),

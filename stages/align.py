@@ -23,7 +23,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, model_integrity, settings
+from shared import job, model_integrity
 from shared import stage as skeleton
 from shared.schema import SchemaError, check_kind
 from shared.speech import align as align_mod
@@ -41,13 +41,13 @@ from shared.speech import stage as speech_stage
               help="plain-text transcript to write (default: transcript.txt beside --output)")
 @click.option("--speakers", "speakers_json", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="speakers.json of the diarize stage (default: beside TRANSCRIPT_JSON; absent or off: no speakers)")
-@click.option("--speaker-names", default=lambda: settings.get("SPEAKER_NAMES"), show_default="SPEAKER_NAMES",
+@click.option("--speaker-names", default=skeleton.default_from("SPEAKER_NAMES"), show_default="SPEAKER_NAMES",
               help="SPEAKER_1=Asha,SPEAKER_2=Ravi: names in transcript.txt")
-@click.option("--align", "method_setting", default=lambda: settings.get("ALIGN") or "auto", show_default="ALIGN",
+@click.option("--align", "method_setting", default=skeleton.default_from("ALIGN"), show_default="ALIGN",
               type=click.Choice(align_mod.METHODS))
-@click.option("--device", default=lambda: settings.get("DEVICE") or "cpu", show_default="DEVICE")
-@click.option("--compute-type", default=lambda: settings.get("COMPUTE_TYPE") or "int8", show_default="COMPUTE_TYPE")
-@click.option("--threads", type=click.IntRange(0, 1024), default=lambda: settings.get("THREADS") or "0", show_default="THREADS")
+@click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE")
+@click.option("--compute-type", default=skeleton.default_from("COMPUTE_TYPE"), show_default="COMPUTE_TYPE")
+@click.option("--threads", type=click.IntRange(0, 1024), default=skeleton.default_from("THREADS"), show_default="THREADS")
 @skeleton.common_options("--output's folder")
 def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | None, txt: Path | None,
          speakers_json: Path | None, speaker_names: str, job_dir: Path | None, method_setting: str, device: str, compute_type: str, threads: int, verbose: bool) -> None:

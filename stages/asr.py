@@ -40,10 +40,6 @@ def job_input_file(job_dir: Path) -> str | None:
         return None
 
 
-def _setting(name: str, fallback: str = ""):
-    return lambda: settings.get(name) or fallback
-
-
 def _optional_float(text: str, name: str) -> float | None:
     text = (text or "").strip()
     if not text or text.lower() == "none":
@@ -58,24 +54,24 @@ def _optional_float(text: str, name: str) -> float | None:
 @click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("speech_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="transcript.json")
-@click.option("--backend", default=_setting("ASR_BACKEND", "auto"), show_default="ASR_BACKEND",
+@click.option("--backend", default=skeleton.default_from("ASR_BACKEND"), show_default="ASR_BACKEND",
               type=click.Choice(["auto", *asr_mod.ASR_BACKENDS]))
-@click.option("--model", "model_setting", default=_setting("ASR_MODEL"), show_default="ASR_MODEL",
+@click.option("--model", "model_setting", default=skeleton.default_from("ASR_MODEL"), show_default="ASR_MODEL",
               help="model id of config/models.toml (empty: the hardware class default)")
-@click.option("--language", default=_setting("SRC", "auto"), show_default="SRC", help="auto or a language code")
-@click.option("--task", default=_setting("ASR_TASK", "transcribe"), show_default="ASR_TASK",
+@click.option("--language", default=skeleton.default_from("SRC"), show_default="SRC", help="auto or a language code")
+@click.option("--task", default=skeleton.default_from("ASR_TASK"), show_default="ASR_TASK",
               type=click.Choice(["transcribe", "translate"]))
-@click.option("--beam-size", type=click.IntRange(1, 20), default=_setting("ASR_BEAM_SIZE", "5"), show_default="ASR_BEAM_SIZE")
-@click.option("--temperatures", default=_setting("ASR_TEMPERATURES", "0,0.2,0.4,0.6,0.8,1.0"), show_default="ASR_TEMPERATURES")
-@click.option("--compression-ratio-threshold", default=_setting("ASR_COMPRESSION_RATIO_THRESHOLD", "2.4"),
+@click.option("--beam-size", type=click.IntRange(1, 20), default=skeleton.default_from("ASR_BEAM_SIZE"), show_default="ASR_BEAM_SIZE")
+@click.option("--temperatures", default=skeleton.default_from("ASR_TEMPERATURES"), show_default="ASR_TEMPERATURES")
+@click.option("--compression-ratio-threshold", default=skeleton.default_from("ASR_COMPRESSION_RATIO_THRESHOLD"),
               show_default="ASR_COMPRESSION_RATIO_THRESHOLD")
-@click.option("--logprob-threshold", default=_setting("ASR_LOGPROB_THRESHOLD", "-1.0"), show_default="ASR_LOGPROB_THRESHOLD")
-@click.option("--no-speech-threshold", default=_setting("ASR_NO_SPEECH_THRESHOLD", "0.6"), show_default="ASR_NO_SPEECH_THRESHOLD")
-@click.option("--glossary", default=_setting("GLOSSARY"), show_default="GLOSSARY", help="TSV: source term, target term, language")
-@click.option("--device", default=_setting("DEVICE", "cpu"), show_default="DEVICE")
-@click.option("--compute-type", default=_setting("COMPUTE_TYPE", "int8"), show_default="COMPUTE_TYPE")
-@click.option("--batch-size", type=click.IntRange(1, 256), default=_setting("BATCH_SIZE", "4"), show_default="BATCH_SIZE")
-@click.option("--threads", type=click.IntRange(0, 1024), default=_setting("THREADS", "0"), show_default="THREADS")
+@click.option("--logprob-threshold", default=skeleton.default_from("ASR_LOGPROB_THRESHOLD"), show_default="ASR_LOGPROB_THRESHOLD")
+@click.option("--no-speech-threshold", default=skeleton.default_from("ASR_NO_SPEECH_THRESHOLD"), show_default="ASR_NO_SPEECH_THRESHOLD")
+@click.option("--glossary", default=skeleton.default_from("GLOSSARY"), show_default="GLOSSARY", help="TSV: source term, target term, language")
+@click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE")
+@click.option("--compute-type", default=skeleton.default_from("COMPUTE_TYPE"), show_default="COMPUTE_TYPE")
+@click.option("--batch-size", type=click.IntRange(1, 256), default=skeleton.default_from("BATCH_SIZE"), show_default="BATCH_SIZE")
+@click.option("--threads", type=click.IntRange(0, 1024), default=skeleton.default_from("THREADS"), show_default="THREADS")
 @skeleton.common_options("--output's folder")
 def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, backend: str, model_setting: str,
          language: str, task: str, beam_size: int, temperatures: str, compression_ratio_threshold: str,

@@ -32,7 +32,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, media, no_speech, settings
+from shared import job, media, no_speech
 from shared import stage as skeleton
 from shared.schema import SchemaError, check_kind
 
@@ -195,7 +195,7 @@ def burn(facts: dict[str, Any], track: dict[str, Any], output: Path, container: 
               help="the muxed file: .mkv, .mp4 (mov_text) or .mka (audio-only input)")
 @click.option("--burn-output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="also write a hard-subtitled copy here (default with BURN=1: <name>.burned.<ext> beside -o)")
-@click.option("--burn/--no-burn", "burn_wanted", default=lambda: settings.get("BURN") in ("1", "true", "yes", "on"),
+@click.option("--burn/--no-burn", "burn_wanted", default=lambda: job.is_on(skeleton.setting("BURN")),
               show_default="BURN", help="write the hard-subtitled copy")
 @skeleton.common_options("media.json's folder")
 def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | None, burn_wanted: bool,

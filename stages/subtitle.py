@@ -98,7 +98,7 @@ QC_MODES = ("warn", "fail")
 
 
 def _qc_mode(value: str | None) -> str:
-    mode = (value if value is not None else settings.get("SUB_QC") or "warn").strip().lower()
+    mode = (value if value is not None else skeleton.setting("SUB_QC")).strip().lower()
     if mode not in QC_MODES:
         raise click.BadParameter(f"{mode!r}: give warn or fail (SUB_QC)", param_hint="--qc")
     return mode
@@ -252,9 +252,9 @@ def _formats(value: str) -> list[str]:
 @click.option("--media", "media_json", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="media.json (frame rate, duration); default: media.json in the job directory")
 @click.option("--name", default=None, help="file name stem of the tracks (default: the input's name from media.json)")
-@click.option("--formats", "formats_", default=lambda: settings.get("SUB_FORMATS") or "srt,vtt",
+@click.option("--formats", "formats_", default=skeleton.default_from("SUB_FORMATS"),
               show_default="SUB_FORMATS", help="comma-separated: srt, vtt, ass")
-@click.option("--bilingual/--no-bilingual", default=lambda: job.is_on(settings.get("BILINGUAL")),
+@click.option("--bilingual/--no-bilingual", default=lambda: job.is_on(skeleton.setting("BILINGUAL")),
               show_default="BILINGUAL", help="also write source-above-translation tracks")
 @click.option("--fps", "fps_text", default=None, show_default="SUB_FPS, else media.json, else 24",
               help="frame rate for the frame-based rules")
@@ -262,10 +262,10 @@ def _formats(value: str) -> list[str]:
               help="warn: say when a track breaks the rules; fail: also exit 4 after writing everything")
 @click.option("--shot-changes", "shots_text", default=None, show_default="SUB_SHOT_CHANGES",
               help="off, auto (ffmpeg scene detection on the video) or a file of shot-change times in seconds")
-@click.option("--speaker-labels", default=lambda: settings.get("SUB_SPEAKER_LABELS") or "off",
+@click.option("--speaker-labels", default=skeleton.default_from("SUB_SPEAKER_LABELS"),
               show_default="SUB_SPEAKER_LABELS", type=click.Choice(["off", "names"]),
               help="names: speaker names in SRT (Name: ) and VTT (<v Name>) when aligned.json has speakers")
-@click.option("--speaker-names", default=lambda: settings.get("SPEAKER_NAMES"), show_default="SPEAKER_NAMES",
+@click.option("--speaker-names", default=skeleton.default_from("SPEAKER_NAMES"), show_default="SPEAKER_NAMES",
               help="SPEAKER_1=Asha,SPEAKER_2=Ravi")
 @_rule_options
 @skeleton.common_options("ALIGNED's folder")

@@ -18,7 +18,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, model_integrity, settings
+from shared import job, model_integrity
 from shared import stage as skeleton
 from shared.speech import stage as speech_stage
 from shared.speech import vad as vad_mod
@@ -26,7 +26,7 @@ from shared.speech import vad as vad_mod
 
 def _float_setting(name: str):
     def default() -> float | None:
-        value = settings.get(name).strip()
+        value = skeleton.setting(name).strip()
         return float(value) if value else None
 
     return default
@@ -36,9 +36,9 @@ def _float_setting(name: str):
 @click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="speech.json to write")
-@click.option("--vad", "backend", default=lambda: settings.get("VAD") or "auto", show_default="VAD",
+@click.option("--vad", "backend", default=skeleton.default_from("VAD"), show_default="VAD",
               type=click.Choice(["auto", *vad_mod.VAD_BACKENDS]), help="speech detector")
-@click.option("--device", default=lambda: settings.get("DEVICE") or "cpu", show_default="DEVICE",
+@click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE",
               help="cpu, cuda, mps")
 @click.option("--onset", type=float, default=_float_setting("VAD_ONSET"), show_default="VAD_ONSET")
 @click.option("--offset", type=float, default=_float_setting("VAD_OFFSET"), show_default="VAD_OFFSET")

@@ -91,7 +91,7 @@ def test_progress_line_and_the_node_column() -> None:
                 "node": "gpu-2"},
                {"name": "b.mkv", "status": "not run", "media_seconds": None, "seconds": None, "real_time_factor": None}]
     lines = batch.table(entries).splitlines()
-    assert lines[0].split() == ["file", "status", "length", "time", "RTF", "node"]
+    assert lines[0].split() == ["file", "status", "no", "speech", "length", "time", "RTF", "node"]
     assert lines[2].split() == ["a.mkv", "ok", "1:00.0", "30.0", "s", "0.500", "gpu-2"]
     assert lines[3].split() == ["b.mkv", "not", "run", "-", "-", "-", "-"]
     assert "node" not in batch.table([dict(entries[0], node=None)]).splitlines()[0]  # the local batch's table
