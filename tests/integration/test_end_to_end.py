@@ -78,7 +78,8 @@ def test_the_words_are_the_script(film) -> None:
 def test_the_manifest_is_complete(film) -> None:
     manifest = json.loads((film["job"] / "manifest.json").read_text())
     stages = manifest["stages"]
-    assert set(stages) == {"demux", "separate", "vad", "asr", "align", "subtitle", "mux"}
+    assert set(stages) == {"demux", "separate", "vad", "diarize", "asr", "align", "subtitle", "mux"}
+    assert stages["diarize"]["details"]["enabled"] is False  # DIARIZE=auto, no sign of speakers: recorded, no model
     for name, entry in stages.items():
         for key in ("parameters", "model", "device", "start", "end", "seconds", "versions"):
             assert key in entry, f"{name} lacks {key}"
