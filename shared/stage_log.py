@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -23,6 +24,10 @@ from types import TracebackType
 from typing import TextIO
 
 log = logging.getLogger(__name__)
+
+
+# Click's "Error: ..." by hand, shared.outcome's "<stage>: error: ..." under make
+_ERROR_LINE = re.compile(r"([\w-]+: )?error\b", re.IGNORECASE)
 
 
 class _NotLogOnly(logging.Filter):
@@ -70,7 +75,7 @@ class _StderrToLog(io.TextIOBase):
     def _to_file(self, line: str) -> None:
         self._busy = True
         try:
-            level = logging.ERROR if line.lstrip().lower().startswith("error") else logging.INFO
+            level = logging.ERROR if _ERROR_LINE.match(line.lstrip()) else logging.INFO
             record = logging.LogRecord(self.stage, level, __file__, 0, "%s", (line,), None)
             record.stderr_line = True
             self.file_handler.handle(record)

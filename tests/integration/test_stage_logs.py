@@ -7,6 +7,7 @@ a track list that names a missing file, and a stage-like process with an uncaugh
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,9 +18,13 @@ from tests.integration import pipeline_runs as pr
 pytestmark = pytest.mark.skipif(not pr.COMMON_PYTHON.exists(), reason="the common environment is not built (./bootstrap.sh)")
 
 
-def stage(name: str, *args: str) -> subprocess.CompletedProcess:
+def stage(name: str, *args: str, under_make: bool = False) -> subprocess.CompletedProcess:
+    """A stage run by hand (Click's own error text), or as make runs it (MAKELEVEL: one line)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    if under_make:
+        env["MAKELEVEL"] = "1"
     return subprocess.run([str(pr.COMMON_PYTHON), str(pr.REPO / "stages" / f"{name}.py"), *args], cwd=pr.REPO,
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, timeout=120, check=False, env=env)
 
 
 def test_a_text_file_named_mp4_gives_a_demux_log_that_says_why(tmp_path: Path) -> None:
@@ -32,6 +37,10 @@ def test_a_text_file_named_mp4_gives_a_demux_log_that_says_why(tmp_path: Path) -
     assert "not a media file ffprobe can read" in result.stderr
     assert "ERROR Error: Invalid value for FILE:" in log and "not a media file ffprobe can read" in log
     assert not (job / "audio.wav").exists()
+    again = stage("demux", "-o", str(job / "audio.wav"), "--job-dir", str(job), "--", str(fake), under_make=True)
+    assert again.returncode == 2 and again.stderr.startswith("demux: error: Invalid value for FILE")
+    log = (job / "logs" / "demux.log").read_text()
+    assert "ERROR demux: error: Invalid value for FILE:" in log  # an error line, at error level, under make too
 
 
 def test_a_mux_failure_is_in_mux_log(tmp_path: Path) -> None:
