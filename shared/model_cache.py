@@ -705,11 +705,6 @@ def _install(ctx: Context, staging: Path, record: dict, origin: Path) -> None:
     atomic_write_text(models.manifest_path(ctx.cache, record["id"]), json.dumps(manifest, indent=2) + "\n")
 
 
-def user_hub_cache(environ: Mapping[str, str]) -> Path:
-    """The user's own Hugging Face hub cache (the policy decides where it is)."""
-    return policy.user_hub_cache(environ)
-
-
 def cmd_adopt(ctx: Context, ids: Sequence[str], source: Path) -> int:
     """Take models already in the user's HF cache: files copied (hard-linked where possible) and hashed here."""
     from fnmatch import fnmatch
@@ -850,7 +845,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.import_:
             return cmd_import(ctx, args.import_)
         if args.adopt:
-            return cmd_adopt(ctx, ids, user_hub_cache(os.environ))
+            return cmd_adopt(ctx, ids, policy.user_hub_cache(os.environ))
         if not ids and args.ct2 and not args.dry_run:
             return cmd_ct2(ctx, [s.id for s in nllb_models(ctx, ids) if models.model_state(s, ctx.cache, ctx.root) == "cached"])
         if not ids:

@@ -39,6 +39,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 from shared import outcome, policy
 from shared import settings as settings_mod
+from shared.job import is_on
 
 ROOT = settings_mod.REPO_ROOT
 # Make variables a verb reads that are not settings of config/pipeline.env.
@@ -361,14 +362,10 @@ def setting_problems(values: Mapping[str, str], given: Sequence[str] = ()) -> tu
         if problem:
             problems.append(Problem(problem, f"fix {name} (docs/settings.md)"))
     problems.extend(cross_problems(values))
-    if settings_on(values.get("BILINGUAL")) and not values.get("TGT", "").strip():
+    if is_on(values.get("BILINGUAL")) and not values.get("TGT", "").strip():
         warnings.append("BILINGUAL=1 does nothing without TGT (a bilingual track pairs the source with a translation): "
                         "set TGT=<language>")
     return problems, warnings
-
-
-def settings_on(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def cross_problems(values: Mapping[str, str]) -> list[Problem]:
@@ -383,7 +380,7 @@ def cross_problems(values: Mapping[str, str]) -> list[Problem]:
         if same:
             problems.append(Problem(f"TGT={values.get('TGT')} includes the spoken language SRC={src}",
                                     f"drop {same[0].strip()} from TGT (the {src} subtitles are always written)"))
-    needs_llm = values.get("TRANSLATOR", "") == "llm" or settings_on(values.get("LLM_POSTEDIT"))
+    needs_llm = values.get("TRANSLATOR", "") == "llm" or is_on(values.get("LLM_POSTEDIT"))
     if needs_llm and values.get("TGT", "").strip():
         missing = [n for n in ("LLM_BASE_URL", "LLM_MODEL") if not values.get(n, "").strip()]
         if missing:
@@ -676,7 +673,7 @@ def disk_problems(values: Mapping[str, str], file: Path, seconds: float) -> list
         free = shutil.disk_usage(probe_dir).free
     except OSError:
         return []
-    copies = (1 + settings_on(values.get("BURN"))) if values.get("_VERB") == "subtitle" else 0
+    copies = (1 + is_on(values.get("BURN"))) if values.get("_VERB") == "subtitle" else 0
     need = int(seconds * JOB_AUDIO_BYTES_PER_SECOND) + file.stat().st_size * copies
     if free < need + DISK_MARGIN_BYTES:
         return [Problem(f"not enough disk space in {probe_dir}: {free // 2**20} MiB free, the job needs about "
