@@ -193,11 +193,13 @@ endif
 # when that stage is not written yet.
 # PIPELINE_OWNER_PID is this make (the recipe shell's parent): the stage's launcher
 # (shared/launcher.py) stops the stage when that make is gone, even after kill -9.
-# The GPU-heavy stages go through shared.gpu_lock: with DEVICE=cuda|mps one of them runs
-# at a time per GPU across every job (make -j, batches, other make runs); on a CPU it
-# only execs the stage.
+# The GPU-heavy stages (shared.policy.GPU_STAGES): with DEVICE=cuda|mps the environment
+# manager's run takes shared.gpu_lock's lock first, in its own process, so one of them runs
+# at a time per GPU across every job (make -j, batches, other make runs); on a CPU, none.
+# One interpreter per stage besides the stage's own, and none at all when the stage only
+# records an "off" (environment_manager.RECORD_ONLY_STAGES: diarize off).
 GPU_STAGES := separate diarize asr align translate
-run-stage = test -f "$(ROOT)/stages/$(1).py" || { echo "make: stage $(1) is not available yet (stages/$(1).py does not exist)" >&2; exit 2; }; PIPELINE_OWNER_PID=$$PPID $(if $(filter $(1),$(GPU_STAGES)),"$(COMMON_PY)" -m shared.gpu_lock --stage $(1) -- )$(EM) run $(1) -- python "$(ROOT)/stages/$(1).py"
+run-stage = test -f "$(ROOT)/stages/$(1).py" || { echo "make: stage $(1) is not available yet (stages/$(1).py does not exist)" >&2; exit 2; }; PIPELINE_OWNER_PID=$$PPID $(EM) run $(1) -- python "$(ROOT)/stages/$(1).py"
 
 $(J)/audio.wav $(J)/media.json &: $(P)/demux.json
 	@$(call run-stage,demux) -o "$(J)/audio.wav" --media-json "$(J)/media.json" --job-dir "$(J)" -- "$$FILE"

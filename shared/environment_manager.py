@@ -362,14 +362,66 @@ def cmd_run(mgr: Manager, args: argparse.Namespace) -> int:
     if not env_obj.installed():
         raise EnvironmentError_(f"the {env_obj.name!r} environment for stage {args.stage!r} is not built: {_bootstrap_hint(env_obj)}")
     child = mgr.process_environment(args.stage, _parse_sets(args.set))
+    stage_main = nothing_to_do(args.stage, command, child, mgr.root)
+    if stage_main is not None:  # only a decision to record: this interpreter does it, no stage process
+        return launcher.run_here(stage_main, command, child)
     if command[0] in ("python", "python3"):
         command[0] = str(env_obj.python)
     sys.stdout.flush()
     sys.stderr.flush()
+    locks = take_gpu_lock(args.stage, child)
     try:  # not exec: the launcher stops the stage when its make is killed, and holds the job meanwhile
-        return launcher.run(command, child)
+        return launcher.run(command, child, inherit=locks)
     except FileNotFoundError:
         raise EnvironmentError_(f"command not found: {command[0]}") from None
+
+
+def take_gpu_lock(stage: str, child: Mapping[str, str]) -> list[int]:
+    """(run) A GPU-heavy stage on cuda/mps first takes that GPU's lock (shared.gpu_lock): the
+    descriptor for the stage to inherit; nothing on a CPU. In this process, so a stage starts
+    one interpreter less than with ``python -m shared.gpu_lock`` in front."""
+    device = (child.get("DEVICE") or "cpu").strip().lower()
+    if stage not in policy.GPU_STAGES or device not in ("cuda", "mps"):
+        return []
+    from shared import gpu_lock
+
+    path = gpu_lock.lock_path(device, child.get("OUT_DIR") or "out", child)
+    if path is None:
+        return []
+    return [gpu_lock.acquire(path, stage, say=lambda text: print(text, file=sys.stderr, flush=True))]
+
+
+# Stages whose file can tell, from the settings alone, that the run only records an "off"
+# decision, and can record it with the common interpreter's packages (click, the standard
+# library): the stage module's ``records_only(argv, environ)`` says so, and its ``main``
+# then runs in this process instead of starting the stage's (ml) interpreter, with the
+# same outputs and manifest entry. diarize with DIARIZE resolving off is the common case.
+RECORD_ONLY_STAGES = ("diarize",)
+
+
+def nothing_to_do(stage: str, command: Sequence[str], child: Mapping[str, str], root: Path):
+    """The stage's Click ``main`` when ``command`` (python stages/STAGE.py ...) only records a decision; else None."""
+    if stage not in RECORD_ONLY_STAGES or len(command) < 2 or command[0] not in ("python", "python3"):
+        return None
+    script = Path(command[1])
+    if script.resolve() != (Path(root) / "stages" / f"{stage}.py").resolve() or not script.is_file():
+        return None
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_stage_{stage}", script)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError:  # the stage file needs more than this interpreter has: run it the usual way
+        return None
+    records_only = getattr(module, "records_only", None)
+    if records_only is None or not records_only(list(command[2:]), child):
+        return None
+    from shared import outcome
+
+    return lambda: outcome.run_stage(module.main, stage)
 
 
 def problems(mgr: Manager, workflow: str | None) -> list[str]:

@@ -36,7 +36,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 STAGE_LOCK_FILE = ".stage.lock"
@@ -235,8 +235,13 @@ def wait_for_running_stages(directory: str | os.PathLike[str], timeout: float = 
 
 
 # ---- running ------------------------------------------------------------------------------
-def run(command: Sequence[str], environ: Mapping[str, str]) -> int:
-    """Run ``command`` as a stage: its exit status, 143 when its make went away (see the module doc)."""
+def run(command: Sequence[str], environ: Mapping[str, str], inherit: Sequence[int] = ()) -> int:
+    """Run ``command`` as a stage: its exit status, 143 when its make went away (see the module doc).
+
+    ``inherit``: locked descriptors (the GPU lock) the stage inherits; this process closes
+    its copies once the stage has started, so each lock lives exactly as long as the stage
+    (Windows: no inherited file locks, so they are closed when the stage has ended).
+    """
     owner = owner_pid(environ)
     if not alive(owner):  # make went before the stage could start: do not start it
         return 143
@@ -247,8 +252,8 @@ def run(command: Sequence[str], environ: Mapping[str, str]) -> int:
         proc = subprocess.Popen(list(command), env=dict(environ), close_fds=False,
                                 preexec_fn=_die_with_parent if linux else None)  # noqa: PLW1509 - one prctl call
     finally:
-        if lock_fd is not None:
-            os.close(lock_fd)  # the stage holds its own copy now (or nobody does, if it did not start)
+        for fd in ([lock_fd] if lock_fd is not None else []) + ([] if os.name == "nt" else list(inherit)):
+            os.close(fd)  # the stage holds its own copy now (or nobody does, if it did not start)
     forwarded = {}
 
     def forward(signum: int, _frame: object) -> None:
@@ -274,4 +279,47 @@ def run(command: Sequence[str], environ: Mapping[str, str]) -> int:
     finally:
         for sig, handler in forwarded.items():
             signal.signal(sig, handler)
+        for fd in inherit if os.name == "nt" else ():
+            os.close(fd)
     return 128 - code if code < 0 else code
+
+
+def run_here(stage_main: Callable[[], object], command: Sequence[str], environ: Mapping[str, str]) -> int:
+    """Run a stage's ``main`` in this process (no interpreter start): its exit status, 143 when make went away.
+
+    For a stage with nothing to do but record a decision (shared.environment_manager
+    decides when). The same guarantees as :func:`run`: not started when make is already
+    gone, the job's stage lock held while it runs, ``environ`` as its whole environment
+    and ``command[1:]`` as its ``sys.argv``; a watcher thread ends this process (143) when
+    make goes, as the launcher would stop a stage process.
+    """
+    owner = owner_pid(environ)
+    if not alive(owner):
+        return 143
+    directory = job_dir_of(command)
+    lock_fd = hold_stage_lock(directory) if directory is not None else None
+    name = environ.get("PIPELINE_STAGE") or Path(str(command[1] if len(command) > 1 else command[0])).stem
+
+    def watch() -> None:
+        while alive(owner):
+            time.sleep(POLL_SECONDS)
+        print(f"{name}: make (pid {owner}) is gone: stopping the stage", file=sys.stderr, flush=True)
+        os._exit(143)
+
+    import logging
+    import threading
+
+    threading.Thread(target=watch, name="watch-make", daemon=True).start()
+    os.environ.clear()
+    os.environ.update(environ)
+    sys.argv = [str(a) for a in command[1:]]
+    logging.getLogger().handlers[:] = []  # the stage sets up its own logging
+    try:
+        stage_main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
+    return code

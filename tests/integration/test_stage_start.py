@@ -1,0 +1,223 @@
+"""What a stage costs to start: the environment manager's run takes the GPU lock itself (no
+`shared.gpu_lock` process in front), and a stage that only records "off" (diarize) runs in
+the manager's own interpreter, with the same outputs and manifest entry and the same
+guarantees: the job's stage lock while it runs, and it ends when its make goes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from shared import environment_manager as em
+from shared import launcher
+from tests.integration import pipeline_runs as pr
+
+REPO = pr.REPO
+COMMON_PY = REPO / ".venvs" / "common" / "bin" / "python"
+ML_PY = REPO / ".venvs" / "ml" / "bin" / "python"
+needs_envs = pytest.mark.skipif(not (COMMON_PY.exists() and ML_PY.exists()), reason="needs the common and ml environments")
+
+
+def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = pr.clean_env(tmp_path / "cache", OUT_DIR=str(tmp_path / "out"), PIPELINE_OWNER_PID=str(os.getpid()))
+    env.update(extra)
+    return env
+
+
+def em_run(stage: str, command: list[str], env: dict[str, str], **popen) -> subprocess.Popen:
+    return subprocess.Popen([str(COMMON_PY), "-m", "shared.environment_manager", "run", stage, "--", *command],
+                            cwd=REPO, env=env, **popen)
+
+
+# ---- the GPU lock, taken by the environment manager ------------------------------------------
+def recorder(tmp_path: Path, name: str) -> list[str]:
+    script = (f"import time, pathlib; p = pathlib.Path({str(tmp_path)!r}) / {name!r}; "
+              "a = time.time(); time.sleep(0.8); p.write_text(f'{a} {time.time()}')")
+    return [sys.executable, "-c", script]
+
+
+@needs_envs
+@pytest.mark.parametrize("device", ["cuda", "cpu"])
+def test_run_takes_the_gpu_lock_for_a_heavy_stage_on_a_gpu_only(tmp_path: Path, device: str) -> None:
+    env = base_env(tmp_path, DEVICE=device)
+    procs = [em_run("asr", recorder(tmp_path, f"run{n}"), env, stderr=subprocess.PIPE, text=True) for n in range(3)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    spans = sorted(tuple(map(float, (tmp_path / f"run{n}").read_text().split())) for n in range(3))
+    overlaps = [a_end > b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)]
+    if device == "cuda":
+        assert not any(overlaps), spans
+        assert any("asr: waiting for the GPU" in e for e in errors)
+        assert "asr pid" in (tmp_path / "out" / ".locks" / "gpu-cuda0.lock").read_text()
+    else:
+        assert all(overlaps), spans  # CPU jobs run side by side
+        assert not (tmp_path / "out" / ".locks").exists()
+
+
+@needs_envs
+def test_a_stage_that_is_not_gpu_heavy_takes_no_gpu_lock(tmp_path: Path) -> None:
+    done = em_run("vad", [sys.executable, "-c", "pass"], base_env(tmp_path, DEVICE="cuda"))
+    assert done.wait(timeout=60) == 0
+    assert not (tmp_path / "out" / ".locks").exists()
+
+
+@needs_envs
+def test_the_gpu_lock_goes_with_the_stage_when_it_is_killed(tmp_path: Path) -> None:
+    env = base_env(tmp_path, DEVICE="cuda")
+    holder = em_run("align", ["sleep", "60"], env)
+    lock = tmp_path / "out" / ".locks" / "gpu-cuda0.lock"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not launcher.descendants(holder.pid):
+        time.sleep(0.05)
+    stage = launcher.descendants(holder.pid)
+    assert stage, "the stage never started"
+    assert "align pid" in lock.read_text()
+    os.kill(stage[0], signal.SIGKILL)
+    assert holder.wait(timeout=10) == 137  # the launcher reports the kill (128 + 9)
+    started = time.monotonic()
+    done = em_run("asr", ["true"], env)
+    assert done.wait(timeout=30) == 0 and time.monotonic() - started < 10
+
+
+# ---- diarize off: recorded by the manager's interpreter ---------------------------------------
+def speech_job(folder: Path, seconds: float = 2.0) -> tuple[Path, Path]:
+    """A 16 kHz mono PCM audio.wav and a speech.json with one region."""
+    folder.mkdir(parents=True, exist_ok=True)
+    audio = folder / "audio.wav"
+    with wave.open(str(audio), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(struct.pack("<h", 0) * int(seconds * 16000))
+    speech = folder / "speech.json"
+    speech.write_text(json.dumps({"schema_version": 1, "kind": "speech", "backend": "silero", "model": "vad-silero",
+                                  "parameters": {}, "duration": seconds, "regions": [{"start": 0.2, "end": 1.5}],
+                                  "chunks": []}))
+    return audio, speech
+
+
+def diarize_command(job: Path, audio: Path, speech: Path) -> list[str]:
+    return ["python", str(REPO / "stages" / "diarize.py"), str(audio), str(speech), "-o", str(job / "speakers.json"),
+            "--job-dir", str(job)]
+
+
+def stable(entry: dict) -> dict:
+    """A manifest entry without its clock and its job's own path."""
+    return {k: v for k, v in entry.items() if k not in ("start", "end", "seconds", "real_time_factor", "outputs")}
+
+
+def test_records_only_when_the_settings_switch_diarization_off(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "stages"))
+    try:
+        import diarize as stage
+    finally:
+        sys.path.remove(str(REPO / "stages"))
+    audio, _ = speech_job(tmp_path)
+    argv = [str(audio), "speech.json", "-o", "speakers.json"]
+    assert stage.records_only(argv, {"DIARIZE": "auto"})
+    assert stage.records_only(argv, {"DIARIZE": "off", "SPEAKERS": "3"})
+    assert stage.records_only(argv, {"DIARIZE": "auto", "SPEAKERS": "1"})
+    assert not stage.records_only(argv, {"DIARIZE": "on"})
+    assert not stage.records_only(argv, {"DIARIZE": "auto", "SPEAKERS": "2"})
+    assert not stage.records_only(argv, {"DIARIZE": "auto", "SUB_SPEAKER_LABELS": "names"})
+    assert not stage.records_only(argv, {"DIARIZE": "auto", "SPEAKERS": "two"})  # the stage reports it
+    assert not stage.records_only([*argv, "--diarize", "on"], {"DIARIZE": "off"})  # a flag: the stage decides
+    assert not stage.records_only([*argv, "--speakers=2"], {"DIARIZE": "auto"})
+    stereo = tmp_path / "stereo.wav"
+    with wave.open(str(stereo), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(b"\0\0\0\0" * 1600)
+    assert not stage.records_only([str(stereo), *argv[1:]], {"DIARIZE": "off"})  # its error comes from the stage
+    assert not stage.records_only([str(tmp_path / "missing.wav"), *argv[1:]], {"DIARIZE": "off"})
+
+
+@needs_envs
+def test_diarize_off_runs_in_the_managers_interpreter_with_the_same_outputs(tmp_path: Path) -> None:
+    audio, speech = speech_job(tmp_path / "in")
+    # In the manager's process: while it pauses, the one process running stages/diarize.py is the common interpreter.
+    job = tmp_path / "here"
+    proc = em_run("diarize", diarize_command(job, audio, speech), base_env(tmp_path, PIPELINE_TEST_PAUSE="diarize:1.5"),
+                  stderr=subprocess.PIPE, text=True)
+    pids = pr.wait_for_stage("diarize", str(job), proc, timeout=30)
+    exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pids}
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, stderr
+    assert pids == [proc.pid] and exes == {COMMON_PY.resolve()}
+    assert "diarize: off (DIARIZE=auto" in stderr
+    # The ml interpreter running the stage file directly writes the same speakers.json and manifest entry.
+    reference = tmp_path / "reference"
+    env = em.Manager(root=REPO).process_environment("diarize")
+    env.update(base_env(tmp_path))
+    direct = subprocess.run([str(ML_PY), *diarize_command(reference, audio, speech)[1:]], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert direct.returncode == 0, direct.stderr
+    assert (job / "speakers.json").read_bytes() == (reference / "speakers.json").read_bytes()
+    here = json.loads((job / "manifest.json").read_text())["stages"]["diarize"]
+    there = json.loads((reference / "manifest.json").read_text())["stages"]["diarize"]
+    assert stable(here) == stable(there)
+    assert [Path(p).name for p in here["outputs"]] == [Path(p).name for p in there["outputs"]] == ["speakers.json"]
+    assert here["details"]["enabled"] is False and here["audio_seconds"] == pytest.approx(2.0)
+    assert "off (DIARIZE=auto" in (job / "logs" / "diarize.log").read_text()
+
+
+@needs_envs
+def test_diarize_on_still_starts_the_ml_interpreter(tmp_path: Path) -> None:
+    audio, speech = speech_job(tmp_path / "in")
+    job = tmp_path / "job"
+    # SPEAKERS=2 turns it on; with no model cached the ml interpreter's stage stops with its own message
+    proc = em_run("diarize", diarize_command(job, audio, speech),
+                  base_env(tmp_path, SPEAKERS="2", PIPELINE_TEST_PAUSE="diarize:60"), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        exes: set[Path] = set()
+        while time.monotonic() < deadline and proc.poll() is None and ML_PY.resolve() not in exes:
+            exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pr.stage_pids("diarize", str(job))}
+            time.sleep(0.05)
+        assert ML_PY.resolve() in exes
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@needs_envs
+def test_diarize_off_in_the_manager_ends_when_its_make_goes(tmp_path: Path) -> None:
+    audio, speech = speech_job(tmp_path / "in")
+    job = tmp_path / "job"
+    make = subprocess.Popen(["sleep", "60"])  # stands in for make
+    proc = em_run("diarize", diarize_command(job, audio, speech),
+                  base_env(tmp_path, PIPELINE_OWNER_PID=str(make.pid), PIPELINE_TEST_PAUSE="diarize:60"),
+                  stderr=subprocess.PIPE, text=True)
+    try:
+        assert pr.wait_for_stage("diarize", str(job), proc, timeout=30)
+        log = job / "logs" / "diarize.log"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "off (" not in (log.read_text(errors="replace") if log.exists() else ""):
+            time.sleep(0.05)  # now in its (test) pause, past the decision
+        with pytest.raises(launcher.StageStillRunning):
+            launcher.wait_for_running_stages(job, timeout=0.3)  # it holds the job's stage lock meanwhile
+        make.kill()
+        make.wait()
+        started = time.monotonic()
+        assert proc.wait(timeout=5) == 143
+        assert time.monotonic() - started < 2.0
+        assert "make (pid" in proc.stderr.read()
+        manifest = job / "manifest.json"  # stopped inside its run: no entry recorded (make redoes it)
+        assert not manifest.exists() or "diarize" not in json.loads(manifest.read_text())["stages"]
+        launcher.wait_for_running_stages(job, timeout=0.5)
+    finally:
+        make.kill()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
