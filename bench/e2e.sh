@@ -17,6 +17,8 @@ MINUTES="1,5,20"
 MODEL="tiny.en-bundled"
 KEEP=""
 WORK=""
+RUNS=5
+CLIP5=""
 
 say() { printf 'bench/e2e: %s\n' "$*" >&2; }
 err() { printf 'bench/e2e: error: %s\n' "$*" >&2; exit 1; }
@@ -25,10 +27,16 @@ need_cmd() { command -v "$1" >/dev/null 2>&1 || err "needs $1"; }
 usage() {
   cat <<USAGE
 Usage: bench/e2e.sh [--minutes LIST] [--model ID] [--keep DIR]
+       bench/e2e.sh --clip5 [--runs N] [--model ID] [--keep DIR]
 
   --minutes LIST   speech lengths in minutes, comma-separated (default: $MINUTES)
   --model ID       ASR model id of config/models.toml (default: $MODEL)
   --keep DIR       work in DIR and keep it (default: a temporary folder, removed)
+  --clip5          only the start-up cost: \`make transcribe\` of a 5 s speech WAV from
+                   scratch, CPU defaults (no DEVICE/SEPARATE/VAD overrides), --runs times;
+                   prints the median wall and CPU (user+sys) and the processes it started
+                   (with strace: every execve, and the Python interpreters among them)
+  --runs N         runs of --clip5 (default: $RUNS)
 Runs on the CPU (DEVICE=cpu COMPUTE_TYPE=int8), SEPARATE=off, TGT empty.
 USAGE
 }
@@ -52,6 +60,40 @@ run_make() {
     || { tail -20 "$log" >&2; err "make $* failed (log: $log)"; }
   end=$(date +%s.%N)
   printf '%.2f %.0f\n' "$(echo "$end - $start" | bc)" "$(echo "$(tail -1 "$log.rss") / 1024" | bc)"
+}
+
+# clip5: the 5 s clip's start-up cost (see --clip5). Python files are compiled first, as a
+# first run leaves them (PYTHONDONTWRITEBYTECODE=1 would otherwise make every interpreter
+# compile its modules again on every run, which is not what a user's second run pays).
+clip5() {
+  local wav="$WORK/clip5.wav" out="$WORK/out-clip5" i start end walls=() cpus=() procs="" pythons=""
+  "$DEV_PY" "$ROOT/bench/speech_media.py" "$wav" --seconds 5 2>/dev/null
+  "$ROOT/.venvs/common/bin/python" -m compileall -q -j 0 "$ROOT/shared" "$ROOT/stages" >/dev/null 2>&1 || true
+  local env_dir
+  for env_dir in "$ROOT"/.venvs/common "$ROOT"/.venvs/ml; do
+    [ -d "$env_dir" ] && "$env_dir/bin/python" -m compileall -q -j 0 "$env_dir"/lib/python3*/site-packages >/dev/null 2>&1 || true
+  done
+  local args=(--no-print-directory -C "$ROOT" transcribe "FILE=$wav" "OUT_DIR=$out" "ASR_MODEL=$MODEL" "MODEL_CACHE_DIR=$WORK/cache")
+  for ((i = 1; i <= RUNS; i++)); do
+    rm -rf "$out"
+    start=$(date +%s.%N)
+    /usr/bin/time -f '%U %S' -o "$WORK/clip5.time" make "${args[@]}" >"$WORK/clip5-$i.log" 2>&1 \
+      || { tail -20 "$WORK/clip5-$i.log" >&2; err "make transcribe failed (log: $WORK/clip5-$i.log)"; }
+    end=$(date +%s.%N)
+    walls+=("$(echo "$end - $start" | bc)")
+    cpus+=("$(awk '{print $1 + $2}' "$WORK/clip5.time")")
+  done
+  if command -v strace >/dev/null 2>&1; then
+    rm -rf "$out"
+    strace -f -qq -e trace=execve -e signal=none -o "$WORK/clip5.strace" make "${args[@]}" >/dev/null 2>&1 || true
+    procs=$(grep -c 'execve(.* = 0$' "$WORK/clip5.strace" || true)
+    pythons=$(grep 'execve(.* = 0$' "$WORK/clip5.strace" | grep -c 'bin/python' || true)
+  fi
+  printf '5 s clip, make transcribe from scratch, %s runs (load average now: %s)\n' "$RUNS" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+  printf '  wall median %.2f s (target < 3 s; runs: %s)\n' "$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" "${walls[*]}"
+  printf '  cpu  median %.2f s user+sys (runs: %s)\n' "$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" "${cpus[*]}"
+  [ -z "$procs" ] || printf '  processes started: %s, of them Python interpreters: %s\n' "$procs" "$pythons"
+  printf '  stages (manifest seconds): %s\n' "$(stage_seconds "$(job_of "$wav" "$out")")"
 }
 
 # stage_seconds JOB_DIR: "stage=seconds ..." from the manifest
@@ -95,6 +137,8 @@ main() {
       --minutes) [ $# -ge 2 ] || { usage >&2; exit 2; }; MINUTES=$2; shift 2 ;;
       --model) [ $# -ge 2 ] || { usage >&2; exit 2; }; MODEL=$2; shift 2 ;;
       --keep) [ $# -ge 2 ] || { usage >&2; exit 2; }; KEEP=$2; shift 2 ;;
+      --clip5) CLIP5=1; shift ;;
+      --runs) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || { usage >&2; exit 2; }; RUNS=$2; shift 2 ;;
       -h|--help) usage; return 0 ;;
       *) err "unknown option: $1 (see --help)" ;;
     esac
@@ -108,6 +152,10 @@ main() {
   else
     WORK=$(mktemp -d)
     trap 'rm -rf "$WORK"' EXIT
+  fi
+  if [ -n "$CLIP5" ]; then
+    clip5
+    return 0
   fi
   SETTINGS=("ASR_MODEL=$MODEL" DEVICE=cpu COMPUTE_TYPE=int8 SEPARATE=off VAD=silero TGT= "MODEL_CACHE_DIR=$WORK/cache")
   say "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GB, $(uname -sm); model $MODEL int8, CPU"

@@ -27,7 +27,6 @@ import argparse
 import hashlib
 import logging
 import os
-import platform
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,8 +93,14 @@ class EnvironmentError_(Exception):
 
 def platform_tag(system: str | None = None, machine: str | None = None) -> str:
     """This machine as ``os-arch``: linux-x86_64, macos-arm64, windows-x86_64, ..."""
-    system = (system or platform.system()).lower()
-    machine = (machine or platform.machine()).lower()
+    if (system is None or machine is None) and hasattr(os, "uname"):  # POSIX: no `platform` import (a start-up cost)
+        uname = os.uname()
+        system, machine = system or uname.sysname, machine or uname.machine
+    if system is None or machine is None:
+        import platform
+
+        system, machine = system or platform.system(), machine or platform.machine()
+    system, machine = system.lower(), machine.lower()
     os_name = {"darwin": "macos", "windows": "windows"}.get(system, system)
     arch = {"amd64": "x86_64", "x64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}.get(machine, machine)
     if os_name == "linux" and arch == "arm64":
