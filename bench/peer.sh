@@ -20,7 +20,7 @@ err() { printf 'bench/peer: error: %s\n' "$*" >&2; }
 usage() {
   cat <<USAGE
 Usage: bench/peer.sh [--seconds LIST] [--runs N] [--model ID] [--device cpu|cuda] [--compute TYPE]
-                     [--batch N] [--threads N] [--sides ABC] [--keep DIR]
+                     [--batch N] [--threads N] [--sides ABC] [--keep DIR] [--dry-run]
 
   --seconds LIST  clip lengths in seconds, comma-separated (default: 60,600)
   --runs N        alternating runs per side; medians are reported (default: 3)
@@ -32,6 +32,8 @@ Usage: bench/peer.sh [--seconds LIST] [--runs N] [--model ID] [--device cpu|cuda
   --threads N     CPU threads on every side (default: 2)
   --sides LIST    which sides to run, e.g. AB (default: ABC)
   --keep DIR      work in DIR and keep it (default: a temporary folder, removed)
+  --dry-run       print each side's command line and the settings, run nothing (no GPU or
+                  cached model needed: checks the command lines, e.g. of --device cuda)
 USAGE
 }
 
@@ -49,33 +51,47 @@ measure() {
 col() { awk -v s="$2" -v c="$3" '$1 == s {print $c}' "$1" | median; }  # col FILE SIDE COLUMN: its median
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
+# cmd_a|cmd_b|cmd_c SECONDS OUT: set CMD to that side's command line (run from $ROOT)
+cmd_a() {
+  CMD=(make --no-print-directory transcribe FILE="$WORK/speech-$1.wav" OUT_DIR="$2" ASR_MODEL="$MODEL" DEVICE="$DEVICE"
+       COMPUTE_TYPE="$COMPUTE" BATCH_SIZE="$BATCH" THREADS="$THREADS" SRC=en)
+}
+cmd_b() {
+  CMD=("$ML/python" "$ROOT/bench/peer_fw.py" "$WORK/speech-$1.wav" "$MODEL_DIR" "$2" --device "$DEVICE"
+       --compute-type "$COMPUTE" --batch "$BATCH" --threads "$THREADS" --language en)
+}
+cmd_c() {
+  # shellcheck disable=SC2206 # C_ALIGN is empty or one word
+  CMD=(env HF_HUB_OFFLINE=1 TORCH_HOME="$CACHE/torch" HF_HOME="$CACHE/huggingface" "$ML/whisperx" "$WORK/speech-$1.wav"
+       --model "$MODEL_DIR" --model_cache_only True --device "$DEVICE" --compute_type "$COMPUTE" --batch_size "$BATCH"
+       --threads "$THREADS" --language en --output_format json --output_dir "$2" $C_ALIGN)
+}
+
 side_a() { # seconds run
   local s="$1" r="$2" out="$WORK/a-$1-$2"
   rm -rf "$out"
-  (cd "$ROOT" && measure "$out.log" make --no-print-directory transcribe FILE="$WORK/speech-$s.wav" OUT_DIR="$out" \
-    ASR_MODEL="$MODEL" DEVICE="$DEVICE" COMPUTE_TYPE="$COMPUTE" BATCH_SIZE="$BATCH" THREADS="$THREADS" SRC=en)
+  cmd_a "$s" "$out"
+  (cd "$ROOT" && measure "$out.log" "${CMD[@]}")
   "$DEV/python" "$ROOT/bench/peer_score.py" "$WORK/truth-$s.json" --aligned "$(find "$out" -name aligned.json | head -1)"
 }
 
 side_b() {
   local s="$1" r="$2" out="$WORK/b-$1-$2"
-  measure "$out.log" "$ML/python" "$ROOT/bench/peer_fw.py" "$WORK/speech-$s.wav" "$MODEL_DIR" "$out" \
-    --device "$DEVICE" --compute-type "$COMPUTE" --batch "$BATCH" --threads "$THREADS" --language en
+  cmd_b "$s" "$out"
+  measure "$out.log" "${CMD[@]}"
   "$DEV/python" "$ROOT/bench/peer_score.py" "$WORK/truth-$s.json" --words "$out.words.json" "$out.txt"
 }
 
 side_c() {
   local s="$1" r="$2" out="$WORK/c-$1-$2"
   rm -rf "$out"
-  HF_HUB_OFFLINE=1 TORCH_HOME="$CACHE/torch" HF_HOME="$CACHE/huggingface" \
-    measure "$out.log" "$ML/whisperx" "$WORK/speech-$s.wav" --model "$MODEL_DIR" --model_cache_only True \
-    --device "$DEVICE" --compute_type "$COMPUTE" --batch_size "$BATCH" --threads "$THREADS" --language en \
-    --output_format json --output_dir "$out" $C_ALIGN
+  cmd_c "$s" "$out"
+  measure "$out.log" "${CMD[@]}"
   "$DEV/python" "$ROOT/bench/peer_score.py" "$WORK/truth-$s.json" --whisperx "$out/speech-$s.json"
 }
 
 main() {
-  local seconds="60,600" runs=3 sides="ABC" keep=""
+  local seconds="60,600" runs=3 sides="ABC" keep="" dry=""
   MODEL="" DEVICE=cpu COMPUTE="" BATCH="" THREADS=2
   while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -88,6 +104,7 @@ main() {
       --threads) THREADS="$2"; shift 2 ;;
       --sides) sides="$2"; shift 2 ;;
       --keep) keep="$2"; shift 2 ;;
+      --dry-run) dry=1; shift ;;
       -h|--help) usage; exit 0 ;;
       *) err "unknown option $1"; usage >&2; exit 2 ;;
     esac
@@ -95,7 +112,7 @@ main() {
   case "$DEVICE" in
     cpu) MODEL="${MODEL:-tiny.en-bundled}"; COMPUTE="${COMPUTE:-int8}"; BATCH="${BATCH:-4}" ;;
     cuda) MODEL="${MODEL:-large-v3-turbo}"; COMPUTE="${COMPUTE:-float16}"; BATCH="${BATCH:-16}"
-          "$ML/python" -c "import ctranslate2, sys; sys.exit(0 if ctranslate2.get_cuda_device_count() else 1)" \
+          [[ -n "$dry" ]] || "$ML/python" -c "import ctranslate2, sys; sys.exit(0 if ctranslate2.get_cuda_device_count() else 1)" \
             || { err "--device cuda: CTranslate2 sees no CUDA device on this machine"; exit 1; } ;;
     *) err "--device must be cpu or cuda, not $DEVICE"; exit 2 ;;
   esac
@@ -105,13 +122,18 @@ main() {
 
   CACHE="${MODEL_CACHE_DIR:-$ROOT/.cache}"
   MODEL_DIR=$(cd "$ROOT" && "$COMMON/python" -c "import sys; from pathlib import Path; from shared import models; \
-print(models.resolve(sys.argv[1], Path(sys.argv[2]), Path('.')))" "$MODEL" "$CACHE") \
-    || { err "model $MODEL is not cached"; exit 1; }
+print(models.resolve(sys.argv[1], Path(sys.argv[2]), Path('.')))" "$MODEL" "$CACHE" 2>/dev/null) \
+    || { [[ -n "$dry" ]] && MODEL_DIR="<$MODEL: not cached here>"; } || { err "model $MODEL is not cached"; exit 1; }
   # whisperx aligns by default with torchaudio's WAV2VEC2_ASR_BASE_960H for English: on only where cached
   if compgen -G "$CACHE/torch/hub/checkpoints/wav2vec2_fairseq_base_ls960_asr_ls960*.pth" >/dev/null; then
     C_ALIGN=""; c_note="alignment on (its default)"
   else
     C_ALIGN="--no_align"; c_note="alignment OFF: its default English aligner is not cached (no hub here); onsets are segment starts"
+  fi
+  if [[ -n "$dry" ]]; then
+    WORK="<work>"
+    dry_run "$seconds" "$sides"
+    return 0
   fi
   if [[ -n "$keep" ]]; then WORK="$keep"; mkdir -p "$WORK"; else WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT; fi
 
@@ -132,11 +154,24 @@ print(models.resolve(sys.argv[1], Path(sys.argv[2]), Path('.')))" "$MODEL" "$CAC
   done
 }
 
+dry_run() { # seconds sides: the command lines, nothing run
+  local seconds="$1" sides="$2" s side
+  printf 'model %s (%s), device %s, compute %s, batch %s, threads %s\n' "$MODEL" "$MODEL_DIR" "$DEVICE" "$COMPUTE" "$BATCH" "$THREADS"
+  printf 'C (whisperx CLI): %s\n' "$c_note"
+  for s in ${seconds//,/ }; do
+    for side in $(echo "$sides" | grep -o .); do
+      "cmd_${side,,}" "$s" "$WORK/${side,,}-$s-1"
+      printf '%s %s s: %s\n' "$side" "$s" "${CMD[*]}"
+    done
+  done
+}
+
 report() { # seconds sides
   local s="$1" sides="$2" f="$WORK/results-$1.txt" side
   # results lines: SIDE WALL CPU RSS WER w ONSET_MEDIAN m ONSET_MAX x MISSED n
   printf '\n%s s of speech (%s, %s, batch %s, %s threads), medians of %s runs:\n' "$s" "$MODEL" "$DEVICE" "$BATCH" "$THREADS" \
     "$(grep -c '^A ' "$f" || grep -c . "$f")"
+  [[ "$sides" != *C* ]] || printf 'C (whisperx CLI): %s\n' "$c_note"
   printf '%-4s %9s %9s %9s %7s %8s %8s %7s %s\n' side wall cpu "RSS MiB" WER "onset md" "onset mx" missed RTF
   declare -gA WALL CPU
   for side in $(echo "$sides" | grep -o .); do

@@ -221,3 +221,24 @@ def test_diarize_off_in_the_manager_ends_when_its_make_goes(tmp_path: Path) -> N
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+# ---- bench/peer.sh: the GPU path's command lines, checked without a GPU -----------------------
+@needs_envs
+@pytest.mark.parametrize("model", ["large-v3", "large-v3-turbo"])
+def test_peer_bench_dry_run_builds_the_cuda_command_lines(model: str) -> None:
+    out = subprocess.run(["bash", str(REPO / "bench" / "peer.sh"), "--dry-run", "--device", "cuda", "--model", model,
+                          "--seconds", "60,600"], cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(f"model {model} (") and "device cuda, compute float16, batch 16" in lines[0]
+    assert lines[1].startswith("C (whisperx CLI): alignment ")  # on or OFF, said either way
+    sides = {line.split(" ", 2)[0] + line.split(" ", 2)[1]: line for line in lines[2:]}
+    assert set(sides) == {"A60", "B60", "C60", "A600", "B600", "C600"}
+    assert f"ASR_MODEL={model} DEVICE=cuda COMPUTE_TYPE=float16 BATCH_SIZE=16" in sides["A600"]
+    assert "--device cuda --compute-type float16 --batch 16" in sides["B600"]
+    assert "--device cuda --compute_type float16 --batch_size 16" in sides["C600"]
+    assert sides["C60"].endswith("--no_align") == ("alignment OFF" in lines[1])
+    cpu = subprocess.run(["bash", str(REPO / "bench" / "peer.sh"), "--dry-run", "--seconds", "60"], cwd=REPO,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert cpu.returncode == 0 and "device cpu, compute int8, batch 4" in cpu.stdout and "tiny.en-bundled" in cpu.stdout
