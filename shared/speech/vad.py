@@ -196,92 +196,118 @@ class SileroOnnx:
 def silero_stamps(probs: list[float], threshold: float, neg_threshold: float, min_speech_ms: int,
                   min_silence_ms: int, max_speech_s: float, audio_length_samples: int,
                   sampling_rate: int = 16000) -> list[dict]:
-    """Speech stamps (samples) from Silero's per-frame probabilities: silero-vad 6's
-    ``get_speech_timestamps_from_probs`` (MIT licence) ported without its torch import,
-    for speech_pad_ms=0 (the caller pads). tests/unit/test_speech_vad_onnx.py checks it
-    against the original."""
+    """Speech stamps ({"start", "end"} in samples) from Silero's per-frame speech probabilities.
+
+    The rules are silero-vad's (its ``get_speech_timestamps_from_probs`` with speech_pad_ms=0;
+    the caller pads), computed here by jumping from event to event over index arrays instead
+    of visiting every frame: a speech opens at a frame at or above ``threshold``; a pause
+    opens at the first frame below ``neg_threshold`` after it and closes at the next frame at
+    or above ``threshold`` (hysteresis); a pause that reaches ``min_silence_ms`` ends the
+    speech where it opened; a speech longer than ``max_speech_s`` is cut at its longest
+    closed pause of more than 98 ms (the next part starts where that pause closed), or, with
+    none, right there. Speeches ended by a pause or by the file's end count only when longer
+    than ``min_speech_ms``. tests/unit/test_speech_vad_onnx.py compares it with silero-vad.
+    """
     window = 512 if sampling_rate == 16000 else 256
-    min_speech_samples = sampling_rate * min_speech_ms / 1000
-    max_speech_samples = sampling_rate * max_speech_s - window
-    min_silence_samples = sampling_rate * min_silence_ms / 1000
-    min_silence_samples_at_max_speech = sampling_rate * 98 / 1000
-    triggered = False
+    p = np.asarray(probs, dtype=np.float64)
+    n = len(p)
+    loud = np.flatnonzero(p >= threshold)  # frames that open a speech or close a pause
+    quiet = np.flatnonzero(p < neg_threshold)  # frames that open a pause (or end one that lasted)
+    min_speech = sampling_rate * min_speech_ms / 1000
+    min_silence = sampling_rate * min_silence_ms / 1000
+    longest = sampling_rate * max_speech_s - window  # a speech of more samples than this is cut
+    cut_pause = sampling_rate * 98 / 1000  # pauses longer than this are places to cut at
+    pause_frames = math.ceil(min_silence / window) if min_silence > 0 else 0
+
+    def first(frames: np.ndarray, at: int) -> int:  # the first of ``frames`` at or after frame ``at`` (n: none)
+        k = int(np.searchsorted(frames, at))
+        return int(frames[k]) if k < len(frames) else n
+
+    def cut_frame(start: int, checked: int) -> int:  # the first frame after ``checked`` where the speech is too long
+        if not math.isfinite(longest):
+            return n
+        return max(checked + 1, math.floor((start + longest) / window) + 1)
+
     speeches: list[dict] = []
-    current: dict = {}
-    temp_end = 0
-    prev_end = next_start = 0
-    possible_ends: list[tuple[int, int]] = []
-    for i, prob in enumerate(probs):
-        cur = window * i
-        if prob >= threshold and temp_end:
-            sil_dur = cur - temp_end
-            if sil_dur > min_silence_samples_at_max_speech:
-                possible_ends.append((temp_end, sil_dur))
-            temp_end = 0
-            if next_start < prev_end:
-                next_start = cur
-        if prob >= threshold and not triggered:
-            triggered = True
-            current["start"] = cur
-            continue
-        if triggered and cur - current["start"] > max_speech_samples:
-            if possible_ends:  # cut at the longest silence inside the over-long speech
-                prev_end, dur = max(possible_ends, key=lambda x: x[1])
-                current["end"] = prev_end
-                speeches.append(current)
-                current = {}
-                next_start = prev_end + dur
-                if next_start < prev_end + cur:
-                    current["start"] = next_start
-                else:
-                    triggered = False
-                prev_end = next_start = temp_end = 0
-                possible_ends = []
-            elif prev_end:
-                current["end"] = prev_end
-                speeches.append(current)
-                current = {}
-                if next_start < prev_end:
-                    triggered = False
-                else:
-                    current["start"] = next_start
-                prev_end = next_start = temp_end = 0
-                possible_ends = []
-            else:
-                current["end"] = cur
-                speeches.append(current)
-                current = {}
-                prev_end = next_start = temp_end = 0
-                triggered = False
-                possible_ends = []
+    frame = first(loud, 0)
+    while frame < n:  # a speech opens at ``frame``
+        start = frame * window
+        pauses: list[tuple[int, int]] = []  # closed pauses worth cutting at: (where it opened, length), in samples
+        opened: int | None = None  # frame where the current pause opened
+        checked = frame  # the length check has run up to this frame
+        at = frame + 1
+        ended: int | None = None  # frame after which the next speech may open, once this one ended
+        while at < n and ended is None:
+            cut = cut_frame(start, checked)
+            if opened is None:
+                event = min(first(quiet, at), cut)
+                if event >= n:
+                    break
+                if event == cut:  # too long before any pause opened
+                    checked = cut
+                    if not pauses:
+                        speeches.append({"start": start, "end": cut * window})
+                        ended = cut
+                        break
+                    start, pauses = _cut_at_longest_pause(speeches, start, pauses)
+                    at = cut
+                    if p[cut] < neg_threshold:
+                        opened = cut
+                    else:
+                        at = cut + 1
+                    continue
+                opened, at = event, event
                 continue
-        if prob < neg_threshold and triggered:
-            if not temp_end:
-                temp_end = cur
-            if cur - temp_end < min_silence_samples:
+            close = first(loud, at)
+            last = first(quiet, max(at, opened + pause_frames))
+            if close < last and close <= cut:
+                length = (close - opened) * window
+                if length > cut_pause:
+                    pauses.append((opened * window, length))
+                opened, at = None, close
+                if close == cut:  # the length check runs in the frame that closed the pause
+                    checked = cut
+                    if not pauses:
+                        speeches.append({"start": start, "end": cut * window})
+                        ended = cut
+                        break
+                    start, pauses = _cut_at_longest_pause(speeches, start, pauses)
+                at = close + 1
                 continue
-            current["end"] = temp_end
-            if current["end"] - current["start"] > min_speech_samples:
-                speeches.append(current)
-            current = {}
-            prev_end = next_start = temp_end = 0
-            triggered = False
-            possible_ends = []
-            continue
-    if current and audio_length_samples - current["start"] > min_speech_samples:
-        current["end"] = audio_length_samples
-        speeches.append(current)
-    for k, speech in enumerate(speeches):  # speech_pad_ms=0: only clip to the neighbours and the file
-        if k == 0:
-            speech["start"] = int(max(0, speech["start"]))
-        if k != len(speeches) - 1:
-            silence = speeches[k + 1]["start"] - speech["end"]
-            if silence < 0:
-                speech["end"] += int(silence // 2)
-                speeches[k + 1]["start"] = int(max(0, speeches[k + 1]["start"] - silence // 2))
-        else:
-            speech["end"] = int(min(audio_length_samples, speech["end"]))
+            if cut <= last and cut < n:  # too long in a pause: cut, and the pause opens again here
+                checked = cut
+                opened = None
+                if not pauses:
+                    speeches.append({"start": start, "end": cut * window})
+                    ended = cut
+                    break
+                start, pauses = _cut_at_longest_pause(speeches, start, pauses)
+                if p[cut] < neg_threshold:
+                    opened, at = cut, cut
+                else:
+                    at = cut + 1
+                continue
+            if last >= n:
+                break
+            if opened * window - start > min_speech:  # the pause lasted: the speech ended where it opened
+                speeches.append({"start": start, "end": opened * window})
+            ended = last
+        if ended is None:  # open at the file's end
+            if audio_length_samples - start > min_speech:
+                speeches.append({"start": start, "end": audio_length_samples})
+            break
+        frame = first(loud, ended + 1)
+    for speech in speeches:
+        speech["start"] = int(max(0, speech["start"]))
+        speech["end"] = int(min(audio_length_samples, speech["end"]))
     return speeches
+
+
+def _cut_at_longest_pause(speeches: list[dict], start: int, pauses: list[tuple[int, int]]) -> tuple[int, list]:
+    """End the current speech at its longest closed pause; the next part's start, no pauses."""
+    where, length = max(pauses, key=lambda pause: pause[1])
+    speeches.append({"start": start, "end": where})
+    return where + length, []
 
 
 class SileroVad(VadBackend):
