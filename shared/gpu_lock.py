@@ -1,6 +1,9 @@
 """One GPU, one heavy stage at a time: a lock file held for the stage process's whole life.
 
-The Makefile runs the GPU-heavy stages (separate, asr, align, translate) as
+``python -m shared.environment_manager run`` (the Makefile's way to start every stage)
+calls :func:`lock_path` and :func:`acquire` itself for the GPU-heavy stages (separate,
+diarize, asr, align, translate) and hands the locked descriptor to the stage, so no extra
+interpreter starts per stage. The same lock is a command for anything else:
 
     python -m shared.gpu_lock --stage NAME -- COMMAND ARGS...
 
