@@ -53,7 +53,7 @@ RECENT_JOBS = 20  # past jobs under OUT_DIR whose manifests give each stage's co
 # first-run guess for a CPU with the default models (the ETA corrects itself after one job).
 FIRST_RUN_COST = {"demux": 0.02, "separate": 1.0, "vad": 0.05, "diarize": 0.3, "asr": 0.5, "align": 0.2,
                   "translate": 0.3, "subtitle": 0.01, "mux": 0.05}
-MB = 1e6
+MB = 1024 * 1024  # "MB" as cache-models counts model sizes (MiB)
 
 
 def clock(seconds: float) -> str:

@@ -87,12 +87,12 @@ def test_downloads_count_bytes_with_rate_and_throttle(monkeypatch) -> None:
     now = [0.0]
     monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
     lines: list[str] = []
-    meter = progress.Progress("download small", 484e6, "bytes", every=10.0, terminal=False, emit=lines.append)
+    meter = progress.Progress("download small", 484 * progress.MB, "bytes", every=10.0, terminal=False, emit=lines.append)
     for moment in range(1, 41):  # 40 chunks of 12.1 MB, one a second
         now[0] = float(moment)
-        meter.update(12.1e6)
+        meter.update(12.1 * progress.MB)
     assert lines[0] == "download small 2% (12.1/484.0 MB, 12.1 MB/s) ETA 0:39"
-    assert lines[1] == "download small 28% (133.1/484.0 MB, 12.1 MB/s) ETA 0:29"
+    assert lines[1] == "download small 27% (133.1/484.0 MB, 12.1 MB/s) ETA 0:29"
     assert lines[-1] == "download small 100% (484.0/484.0 MB, 12.1 MB/s)"
     assert len(lines) == 5  # at 1, 11, 21, 31 s and the end: one line per 10 s, not per chunk
 
