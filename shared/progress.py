@@ -22,7 +22,8 @@ demux stage's, from the job's manifest.json) times that stage's cost per audio s
 this machine: the median real-time factor the stage recorded in the manifests of the
 RECENT_JOBS most recent jobs under the same OUT_DIR (every finished stage records one), or
 FIRST_RUN_COST before any job has run that stage here. Nothing extra is written: the
-record of past runs is the jobs' own manifests.
+record of past runs is the jobs' own manifests. Later stages that are already up to date
+(a re-run) are counted all the same: the job ETA is an upper bound then.
 
 Counts in bytes (``unit="bytes"``: downloads) are shown in MB with the rate:
 
@@ -50,8 +51,9 @@ DEFAULT_INTERVAL = 10.0
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RECENT_JOBS = 20  # past jobs under OUT_DIR whose manifests give each stage's cost here
 # Seconds of work per second of audio for a stage no job under OUT_DIR has run yet: a
-# first-run guess for a CPU with the default models (the ETA corrects itself after one job).
-FIRST_RUN_COST = {"demux": 0.02, "separate": 1.0, "vad": 0.05, "diarize": 0.3, "asr": 0.5, "align": 0.2,
+# first-run guess for a CPU with the default settings (separate and diarize are off there
+# unless asked: a copy and a decision), corrected by the first job's manifest.
+FIRST_RUN_COST = {"demux": 0.02, "separate": 0.05, "vad": 0.05, "diarize": 0.05, "asr": 0.5, "align": 0.2,
                   "translate": 0.3, "subtitle": 0.01, "mux": 0.05}
 MB = 1024 * 1024  # "MB" as cache-models counts model sizes (MiB)
 
