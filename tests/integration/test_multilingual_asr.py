@@ -2,8 +2,10 @@
 halves in requirements/dev.in: tests/helpers/whisper_base.py) through ./pipeline and make,
 as a user runs them: the default model (small) is not cached, so base stands in, and says so.
 
-- SRC=hi: the transcript is tagged ``hi`` and its text is in a script Whisper writes Hindi in
-  (never the English words tiny.en makes of the same clip: test_first_run.py refuses that).
+- SRC=hi: the transcript is tagged ``hi`` and written in Devanagari (never the English words
+  tiny.en makes of the same clip: test_first_run.py refuses that). Left to itself base writes
+  this clip in Urdu letters; ASR_SCRIPT_PROMPT (on by default) steers it to Devanagari, and
+  with it off the wrong script is a warning that names the script and the fix.
 - SRC=auto: base hears espeak Hindi as another language (Thai, at a low probability); the
   pipeline transcribes what it detected and says so, with the probability, in the asr
   line and in transcript.json: never a silent tag.
@@ -67,8 +69,23 @@ def test_hindi_speech_with_a_multilingual_model_is_transcribed_as_hindi(tmp_path
     result = transcript(out)
     assert result["language"] == "hi" and result["model"] == "base"
     text = " ".join(seg["text"] for seg in result["segments"])
-    hindi_letters = len(DEVANAGARI.findall(text)) + len(URDU.findall(text))
-    assert hindi_letters >= 10 and not LATIN.search(text), text
+    assert len(DEVANAGARI.findall(text)) >= 10 and not URDU.search(text) and not LATIN.search(text), text
+    assert "letters, not in the script" not in run.stderr
+
+
+def test_hindi_in_another_script_is_a_warning_with_the_fix(tmp_path: Path, cache: Path, hindi: Path) -> None:
+    out = tmp_path / "out"
+    run = pipeline("transcribe", f"FILE={hindi}", f"OUT_DIR={out}", "SRC=hi", "ASR_SCRIPT_PROMPT=off",
+                   env=clean_env(cache))
+    assert run.returncode == outcome.OK, run.stderr
+    text = " ".join(seg["text"] for seg in transcript(out)["segments"])
+    assert len(URDU.findall(text)) > len(DEVANAGARI.findall(text)), text  # base unsteered: Urdu letters
+    warning = re.search(r"warning: the transcript is (\d+)% in Arab letters, not in the script hi is written in "
+                        r"\(Deva\): set ASR_SCRIPT_PROMPT=auto", run.stderr)
+    assert warning and int(warning.group(1)) > 50, run.stderr
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["stages"]["asr"]["details"]["script_mismatch"]["script"] == "Arab"
 
 
 def test_detection_on_hindi_says_what_it_heard(tmp_path: Path, cache: Path, hindi: Path) -> None:
