@@ -155,7 +155,8 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
                  model_id, why)
         kept, removed = guards.apply_guards(result.segments, regions, guards.GuardOptions(
             no_speech_threshold=opts.no_speech_threshold if opts.no_speech_threshold is not None else 1.0,
-            log_prob_threshold=opts.log_prob_threshold if opts.log_prob_threshold is not None else -99.0))
+            log_prob_threshold=opts.log_prob_threshold if opts.log_prob_threshold is not None else -99.0,
+            prompt=script_phrase))
         for item in removed:
             log.info("removed %s at %.2f-%.2f s: %r", item["reason"], item["start"], item["end"], item["text"])
         for index, seg in enumerate(kept):
