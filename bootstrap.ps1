@@ -435,7 +435,7 @@ function Build-Environment([string]$Name, [string]$Requirements, [string]$State,
     $py = Get-VenvPython $Name
     Write-Info "${Name}: installing $Requirements (this can take minutes the first time)"
     # --python names the target: uv never falls back to another interpreter.
-    Invoke-Uv @('pip', 'sync', '--python', $py, $Requirements)
+    Invoke-Uv @('pip', 'sync', '--python', $py, $Requirements, '--compile-bytecode')
     Test-BuiltEnvironment $Name $dir $Modules
     if ($Name -eq 'common') {
         $script:CommonPy = $py

@@ -382,8 +382,10 @@ build_env() {
   rm -f -- "$dir/.requirements.sha256"
   py=$(venv_python "$dir")
   say "$name: installing ${requirements#"$ROOT"/} (this can take minutes the first time)"
-  # --python names the target: uv never falls back to another interpreter.
-  run_logged "${UV_CMD[@]}" pip sync --python "$py" "$requirements"
+  # --python names the target: uv never falls back to another interpreter. --compile-bytecode
+  # as pip does by default: without it every stage interpreter compiles what it imports on
+  # every run where bytecode cannot be written (PYTHONDONTWRITEBYTECODE, a read-only install).
+  run_logged "${UV_CMD[@]}" pip sync --python "$py" "$requirements" --compile-bytecode
   verify_env "$name" "$dir" "$modules"
   if [[ $name == common ]]; then COMMON_PY=$py; fi
   run_logged "$(common_python)" -m shared.environment_manager stamp "$name"

@@ -11,6 +11,9 @@
     run-one --state-dir S --index N -- MAKE ARGS...
         one item: run the sub-make with FILE=<file N> in its environment, its output in
         S/logs/N.log, and record status, time and real-time factor in S/results/N.json.
+        While it runs, its latest progress line is shown at most once per PROGRESS_INTERVAL
+        seconds: "batch: [3/120] film.mp4: stage 5/8 asr 37% (6/16 chunks) ETA 1:12, ..."
+        between its "started" and its "ok in 81.0 s" / "FAILED (...)" lines.
         It exits 0 when the job failed (the batch goes on) and 130 when interrupted.
     report --state-dir S
         the table of files, status, media length, time and real-time factor; exit 1 when
@@ -36,7 +39,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, no_speech, settings
+from shared import job, no_speech, progress, settings
 
 BATCH_DIR = ".batch"
 VERBS = ("transcribe", "translate", "subtitle")
@@ -156,7 +159,7 @@ def run_one(state: Path, index: int, command: Sequence[str], environ: Mapping[st
         proc = subprocess.Popen(list(command), env=child, stdin=subprocess.DEVNULL, stdout=log_file,
                                 stderr=subprocess.STDOUT, close_fds=False)
         try:
-            code = proc.wait()
+            code = _wait_showing_progress(proc, log_path, f"batch: [{index}/{len(files)}] {label}: ")
         except KeyboardInterrupt:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGINT)
@@ -181,6 +184,30 @@ def run_one(state: Path, index: int, command: Sequence[str], environ: Mapping[st
     else:
         print(f"batch: [{index}/{len(files)}] {label}: FAILED ({result['reason']}); log: {log_path}", file=sys.stderr, flush=True)
     return 0
+
+
+def _wait_showing_progress(proc: subprocess.Popen, log_path: Path, prefix: str, poll: float = 0.5) -> int:
+    """Wait for the job, printing its latest progress line (``stage 5/8 asr 37% ...``) after
+    ``prefix`` at most once per PROGRESS_INTERVAL seconds; its exit code."""
+    every, offset, last_shown, shown = progress.interval(), 0, None, None
+    while True:
+        try:
+            return proc.wait(timeout=poll)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            with open(log_path, "rb") as fh:
+                fh.seek(offset)
+                new = fh.read()
+        except OSError:
+            continue
+        cut = new.rfind(b"\n") + 1  # whole lines only; the rest is read again next time
+        offset += cut
+        line = progress.latest(new[:cut].decode("utf-8", errors="replace"))
+        now = time.monotonic()
+        if line and line != shown and (last_shown is None or now - last_shown >= every):
+            print(prefix + line, file=sys.stderr, flush=True)
+            last_shown, shown = now, line
 
 
 def display_name(file: str, folder: str) -> str:

@@ -42,7 +42,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import batch, job, settings
+from shared import batch, job, progress, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Settings that steer the driver, not the jobs.
@@ -333,6 +333,39 @@ def run(state: Path, verb: str, environ: Mapping[str, str]) -> int:
         ray.shutdown()
 
 
+def log_tail(path: Path, size: int = 65536) -> str:
+    """The last ``size`` bytes of a job's log as text ('' when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - size))
+            return fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def running_job_lines(state: Path, files: Sequence[str], folder: str, finished: Mapping[int, Any],
+                      shown: dict[int, tuple[float, str]], now: float, every: float) -> list[str]:
+    """Per-job progress of the running jobs, from their logs on the shared state folder:
+    ``batch: [3/120] film.mp4: stage 5/8 asr 37% ... on worker-1``, a job's line at most once
+    per ``every`` seconds and only when it changed (``shown`` remembers what each job showed)."""
+    lines = []
+    for mark in sorted((state / "running").glob("*.json")):
+        if not mark.stem.isdigit() or int(mark.stem) in finished or int(mark.stem) > len(files):
+            continue
+        index = int(mark.stem)
+        latest = progress.latest(log_tail(state / "logs" / f"{index}.log"))
+        when, before = shown.get(index, (None, None))
+        if not latest or latest == before or (when is not None and now - when < every):
+            continue
+        try:
+            node = json.loads(mark.read_text(encoding="utf-8")).get("node") or "?"
+        except (OSError, ValueError):
+            node = "?"
+        shown[index] = (now, latest)
+        lines.append(f"batch: [{index}/{len(files)}] {batch.display_name(files[index - 1], folder)}: {latest} on {node}")
+    return lines
+
+
 def wait_all(state: Path, files: Sequence[str], refs: dict[Any, int], folder: str, out_dir: str) -> int:
     import ray
     from ray.exceptions import RayError, RayTaskError
@@ -342,9 +375,13 @@ def wait_all(state: Path, files: Sequence[str], refs: dict[Any, int], folder: st
     finished: dict[int, dict[str, Any]] = {}
     tty = sys.stderr.isatty()
     last_line, last_time = "", 0.0
+    job_lines: dict[int, tuple[float, str]] = {}
+    every = progress.interval()
 
     def show(force: bool = False) -> None:
         nonlocal last_line, last_time
+        for line in running_job_lines(state, files, folder, finished, job_lines, time.monotonic(), every):
+            print(("\r" if tty else "") + line.ljust(len(last_line) if tty else 0), file=sys.stderr, flush=True)
         running = sum(1 for p in (state / "running").glob("*.json") if p.stem.isdigit() and int(p.stem) not in finished)
         counts = {"done": sum(1 for r in finished.values() if r["status"] == "ok"),
                   "failed": sum(1 for r in finished.values() if r["status"] != "ok"), "running": running}

@@ -11,7 +11,11 @@ EXPORT (config/pipeline.env) says where the subtitle files go besides the job fo
 
 Names are the ones media servers (Plex, Jellyfin, Kodi, VLC) match to a video: the input's
 own stem plus the language tag, ``Movie (2001).en.srt``, ``Movie (2001).hi.srt``; a
-bilingual track is ``Movie (2001).hi.bilingual-en.srt``. A file already there that this job
+bilingual track is ``Movie (2001).hi.bilingual-en.srt``; a track that names its speakers
+(SUB_SPEAKER_LABELS=names: ``sdh`` in tracks.json) is ``Movie (2001).en.sdh.srt``, the
+suffix Plex, Jellyfin and Kodi read as SDH (``.forced`` likewise for a track flagged
+``forced``, which only a hand-made tracks file can be: the pipeline has no way to know which
+lines are forced narrative). A file already there that this job
 did not write (or that was changed since) is never overwritten: the copy gets a
 ``.subpipe`` suffix before the extension, and the list says so. Files are created with the
 user's umask (the project's atomic writer), so a media server running as another user can
@@ -85,13 +89,17 @@ def destination(setting: str, source: Path, job_dir: Path) -> Path | None:
 
 
 def track_names(stem: str, track: Mapping) -> str:
-    """``Movie (2001).en`` for a source or target track, ``Movie (2001).hi.bilingual-en`` for a bilingual one."""
+    """``Movie (2001).en`` for a source or target track, ``Movie (2001).hi.bilingual-en`` for a bilingual one;
+    ``.sdh`` and ``.forced`` after the language for a track flagged so in tracks.json (Plex, Jellyfin and
+    Kodi read ``Movie (2001).en.sdh.srt`` and ``Movie (2001).en.forced.srt``)."""
     from shared.languages import file_tag
 
     if track.get("role") == "bilingual":
         first, second = (list(track.get("languages") or []) + ["", ""])[:2]
-        return f"{stem}.{file_tag(first)}.bilingual-{file_tag(second)}"
-    return f"{stem}.{file_tag(str(track.get('language', 'und')))}"
+        name = f"{stem}.{file_tag(first)}.bilingual-{file_tag(second)}"
+    else:
+        name = f"{stem}.{file_tag(str(track.get('language', 'und')))}"
+    return name + "".join(f".{flag}" for flag in ("sdh", "forced") if track.get(flag) is True)
 
 
 def shifted_text(path: Path, seconds: float) -> str:

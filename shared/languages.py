@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import sys
+import unicodedata
 from dataclasses import dataclass
 
 
@@ -468,6 +469,75 @@ def languages_for(backend: str) -> list[Language]:
     if field is None:
         raise ValueError(f"unknown backend {backend!r}; known: nllb, indictrans2, whisper")
     return [lang for lang in LANGUAGES.values() if getattr(lang, field)]
+
+
+# A short everyday phrase in each script Whisper writes Indic languages in. Whisper often
+# writes Hindustani speech in the other script of the pair (Hindi in Urdu letters, Punjabi in
+# Shahmukhi), most of all with the smaller models; a prompt in the language's own script
+# steers the decoder to it (the prompt is Whisper's "previous text").
+SCRIPT_PROMPTS = {
+    "Deva": "हाँ, ठीक है।",
+    "Arab": "جی ہاں، ٹھیک ہے۔",
+    "Beng": "হ্যাঁ, ঠিক আছে।",
+    "Guru": "ਹਾਂ, ਠੀਕ ਹੈ।",
+    "Gujr": "હા, બરાબર છે.",
+    "Orya": "ହଁ, ଠିକ ଅଛି।",
+    "Taml": "ஆமாம், சரி.",
+    "Telu": "అవును, సరే.",
+    "Knda": "ಹೌದು, ಸರಿ.",
+    "Mlym": "അതെ, ശരി.",
+}
+
+# The first word of a letter's Unicode name -> its ISO 15924 script code.
+_UNICODE_SCRIPTS = {
+    "LATIN": "Latn", "DEVANAGARI": "Deva", "ARABIC": "Arab", "BENGALI": "Beng", "GURMUKHI": "Guru",
+    "GUJARATI": "Gujr", "ORIYA": "Orya", "TAMIL": "Taml", "TELUGU": "Telu", "KANNADA": "Knda",
+    "MALAYALAM": "Mlym", "SINHALA": "Sinh", "THAI": "Thai", "CYRILLIC": "Cyrl", "GREEK": "Grek",
+    "HEBREW": "Hebr", "HANGUL": "Hang", "HIRAGANA": "Jpan", "KATAKANA": "Jpan", "CJK": "Hani",
+    "OL": "Olck", "MEETEI": "Mtei", "TIBETAN": "Tibt", "MYANMAR": "Mymr", "KHMER": "Khmr",
+}
+
+
+def script_prompt(code: str) -> str | None:
+    """The phrase that steers Whisper to ``code``'s own script: for the languages of India
+    written in a script with a phrase (Hindi, Urdu, Punjabi, Bengali, Tamil, ...); None for
+    others (the Urdu phrase would pull Arabic or Persian speech toward Urdu words)."""
+    try:
+        lang = resolve_language(code)
+    except UnknownLanguage:
+        return None
+    return SCRIPT_PROMPTS.get(lang.script) if lang.is_indic else None
+
+
+def script_counts(text: str) -> dict[str, int]:
+    """How many letters of ``text`` each script (ISO 15924) has; marks and digits don't count."""
+    counts: dict[str, int] = {}
+    for char in text:
+        if not unicodedata.category(char).startswith("L"):
+            continue
+        word = unicodedata.name(char, "").split(" ", 1)[0]
+        script = _UNICODE_SCRIPTS.get(word, "Zyyy")
+        counts[script] = counts.get(script, 0) + 1
+    return counts
+
+
+def script_mismatch(text: str, code: str, share: float = 0.5) -> tuple[str, float] | None:
+    """(the script most letters are in, its share) when under ``share`` of ``text``'s letters are
+    in ``code``'s own script, else None (also for unknown languages and text without letters).
+    Latin letters don't count against a non-Latin language: romanised words and names are
+    ordinary in Hinglish speech; only another non-Latin script is a wrong script."""
+    try:
+        expected = resolve_language(code).script
+    except UnknownLanguage:
+        return None
+    counts = script_counts(text)
+    if expected != "Latn":
+        counts.pop("Latn", None)
+    total = sum(counts.values())
+    if not total or counts.get(expected, 0) / total >= share:
+        return None
+    top = max(counts, key=lambda name: counts[name])
+    return top, counts[top] / total
 
 
 def main(argv: list[str] | None = None) -> int:

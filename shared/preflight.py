@@ -285,6 +285,7 @@ VALIDATORS: dict[str, Validator] = {
     "VAD_PADDING": number(0),
     "ASR_TASK": choice("transcribe", "translate"),
     "ASR_BEAM_SIZE": number(1, 20, integer=True),
+    "ASR_SCRIPT_PROMPT": choice("auto", "off"),
     "ASR_TEMPERATURES": _temperatures,
     "ASR_COMPRESSION_RATIO_THRESHOLD": _optional_threshold,
     "ASR_LOGPROB_THRESHOLD": _optional_threshold,

@@ -191,6 +191,8 @@ class SubtitleTrack(TypedDict, total=False):
     languages: list[str]  # bilingual only: [source, target]
     title: str  # optional; mux builds "Hindi", "English (translated)", "Hindi + English"
     files: dict[str, str]  # format (srt, vtt, ass) -> path relative to the folder of tracks.json
+    sdh: bool  # for the deaf and hard of hearing: the text names the speakers (SUB_SPEAKER_LABELS=names)
+    forced: bool  # only for a hand-made track (MUX_TRACKS=): the subtitle stage never writes a forced track
 
 
 class _SubtitleTracksRequired(TypedDict):

@@ -21,7 +21,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, model_integrity, settings
+from shared import job, languages, model_integrity, settings
 from shared import stage as skeleton
 from shared.schema import SCHEMA_VERSION, SchemaError, check_kind
 from shared.speech import asr as asr_mod
@@ -67,6 +67,8 @@ def _optional_float(text: str, name: str) -> float | None:
               show_default="ASR_COMPRESSION_RATIO_THRESHOLD")
 @click.option("--logprob-threshold", default=skeleton.default_from("ASR_LOGPROB_THRESHOLD"), show_default="ASR_LOGPROB_THRESHOLD")
 @click.option("--no-speech-threshold", default=skeleton.default_from("ASR_NO_SPEECH_THRESHOLD"), show_default="ASR_NO_SPEECH_THRESHOLD")
+@click.option("--script-prompt", default=skeleton.default_from("ASR_SCRIPT_PROMPT"), show_default="ASR_SCRIPT_PROMPT",
+              type=click.Choice(["auto", "off"]), help="auto: a phrase in the language's own script steers Whisper to it")
 @click.option("--glossary", default=skeleton.default_from("GLOSSARY"), show_default="GLOSSARY", help="TSV: source term, target term, language")
 @click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE")
 @click.option("--compute-type", default=skeleton.default_from("COMPUTE_TYPE"), show_default="COMPUTE_TYPE")
@@ -75,7 +77,7 @@ def _optional_float(text: str, name: str) -> float | None:
 @skeleton.common_options("--output's folder")
 def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, backend: str, model_setting: str,
          language: str, task: str, beam_size: int, temperatures: str, compression_ratio_threshold: str,
-         logprob_threshold: str, no_speech_threshold: str, glossary: str, device: str, compute_type: str,
+         logprob_threshold: str, no_speech_threshold: str, script_prompt: str, glossary: str, device: str, compute_type: str,
          batch_size: int, threads: int, verbose: bool) -> None:
     """Transcribe the speech chunks of SPEECH_JSON from AUDIO."""
     from shared import models
@@ -97,6 +99,9 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
     except glossary_mod.GlossaryError as exc:
         raise click.BadParameter(str(exc), param_hint="GLOSSARY") from None
     prompt, hotwords = asr_mod.glossary_prompt(terms)
+    script_phrase = languages.script_prompt(lang) if lang and script_prompt == "auto" else None
+    if script_phrase:  # the script first: Whisper reads the prompt as the text before the speech
+        prompt = f"{script_phrase} {prompt}" if prompt else script_phrase
     try:
         opts = asr_mod.AsrOptions(
             language=lang, task=task, beam_size=beam_size, temperatures=asr_mod.parse_temperatures(temperatures),
@@ -130,7 +135,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
 
     job.remove_stale_temporaries(output)
     parameters = {"backend": name, "model": model_id, "model_choice": why, **decoder.effective_settings(),
-                  "glossary": glossary or None, "glossary_terms": len(terms)}
+                  "glossary": glossary or None, "glossary_terms": len(terms), "script_prompt": script_phrase}
     with job.StageRun("asr", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,
                       packages=("faster-whisper", "ctranslate2", "mlx-whisper"), tools=(), model=model_id,
                       device=parameters["device"]) as run:
@@ -150,11 +155,20 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
                  model_id, why)
         kept, removed = guards.apply_guards(result.segments, regions, guards.GuardOptions(
             no_speech_threshold=opts.no_speech_threshold if opts.no_speech_threshold is not None else 1.0,
-            log_prob_threshold=opts.log_prob_threshold if opts.log_prob_threshold is not None else -99.0))
+            log_prob_threshold=opts.log_prob_threshold if opts.log_prob_threshold is not None else -99.0,
+            prompt=script_phrase))
         for item in removed:
             log.info("removed %s at %.2f-%.2f s: %r", item["reason"], item["start"], item["end"], item["text"])
         for index, seg in enumerate(kept):
             seg["id"] = index
+        wrong_script = languages.script_mismatch(" ".join(seg["text"] for seg in kept), result.language)
+        if wrong_script:
+            written, share = wrong_script
+            fix = ("set ASR_SCRIPT_PROMPT=auto" if script_prompt == "off" and languages.script_prompt(result.language)
+                   else "a larger ASR_MODEL (small or above) writes it more reliably")
+            log.warning("warning: the transcript is %d%% in %s letters, not in the script %s is written in (%s): %s",
+                        round(share * 100), written, result.language, languages.resolve_language(result.language).script, fix)
+            result.details["script_mismatch"] = {"script": written, "share": round(share, 3)}
         if opts.word_timestamps:  # a guard that rewrote a segment's text leaves its words to the aligner
             result.details["words_dropped_by_guards"] = asr_mod.keep_matching_words(kept)
             result.details["segments_with_words"] = sum(1 for seg in kept if "words" in seg)

@@ -7,7 +7,8 @@ Keeps every original stream and copies it (no re-encoding); adds one subtitle st
 track of ``tracks.json``: SRT (or ASS) in MKV/MKA, mov_text in MP4, each with its ISO
 639-2 language tag and a readable title ("Hindi", "English (translated)", "Hindi +
 English"), the default flag on the first target-language track (the source track when
-there is no target). When media.json records a clip (START/END), the clip range is what
+there is no target), and the hearing_impaired / forced flags (titled "English (SDH)") on
+a track tracks.json marks ``sdh`` / ``forced``. When media.json records a clip (START/END), the clip range is what
 gets muxed, so subtitle times (relative to the clip start) line up. BURN=1 (or
 --burn-output) also writes a copy with the first target track rendered into the picture.
 
@@ -51,7 +52,16 @@ def track_title(track: dict[str, Any]) -> str:
     if track["role"] == "bilingual":
         return " + ".join(media.language_tag(code)[1] for code in track["languages"])
     name = media.language_tag(track["language"])[1]
-    return f"{name} (translated)" if track["role"] == "target" else name
+    name = f"{name} (translated)" if track["role"] == "target" else name
+    flags = [label for flag, label in (("sdh", "SDH"), ("forced", "forced")) if track.get(flag) is True]
+    return f"{name} ({', '.join(flags)})" if flags else name
+
+
+def track_disposition(track: dict[str, Any], default: bool) -> str:
+    """ffmpeg's -disposition for a track: default, hearing_impaired (sdh), forced; "0" for none."""
+    flags = (["default"] if default else []) + (["hearing_impaired"] if track.get("sdh") is True else []) \
+        + (["forced"] if track.get("forced") is True else [])
+    return "+".join(flags) or "0"
 
 
 def track_language(track: dict[str, Any]) -> str:
@@ -153,7 +163,7 @@ def soft_mux(facts: dict[str, Any], tracks: list[dict[str, Any]], output: Path, 
         elif track["format"] == "vtt":
             args += [f"-c:s:{k}", "srt"]
         args += [f"-metadata:s:s:{k}", f"language={track_language(track)}", f"-metadata:s:s:{k}", f"title={track_title(track)}",
-                 f"-disposition:s:{k}", "default" if n == chosen else "0"]
+                 f"-disposition:s:{k}", track_disposition(track, n == chosen)]
         if container == "mp4":  # MP4 keeps a track's name in its handler (players show it), not in a title tag
             args += [f"-metadata:s:s:{k}", f"handler_name={track_title(track)}"]
     fmt = {"mkv": "matroska", "mka": "matroska", "mp4": "mp4"}[container]

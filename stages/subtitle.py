@@ -224,6 +224,8 @@ def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: fl
         log.info("%s: %d cues, no rule violations", stem, len(cues))
     return {
         "files": {f: Path(p).name for f, p in files.items()},
+        # SDH: the text names who speaks (SUB_SPEAKER_LABELS=names with speakers found); export and mux mark it
+        "sdh": bool(shown and any(shown)),
         "json": f"{stem}.json",
         "text": f"{stem}.txt",
         "qc": f"{stem}.qc.json",

@@ -36,6 +36,7 @@ class GuardOptions:
     loop_min_repeats: int = 3  # a phrase said this many times in a row is a loop
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
+    prompt: str | None = None  # the script phrase given as Whisper's prompt: echoed back, it is a stock phrase too
 
 
 def overlap(start: float, end: float, regions: list[tuple[float, float]]) -> float:
@@ -100,9 +101,10 @@ def apply_guards(segments: list[dict], regions: list[tuple[float, float]],
                 and seg.get("avg_logprob", 0.0) < opts.log_prob_threshold):
             drop(seg, "no-speech")
             continue
-        if is_stock_phrase(text) and (seg.get("avg_logprob", 0.0) < opts.stock_logprob
+        echo = bool(opts.prompt) and _norm(text) == _norm(opts.prompt or "")
+        if (is_stock_phrase(text) or echo) and (seg.get("avg_logprob", 0.0) < opts.stock_logprob
                                       or seg.get("no_speech_prob", 0.0) > opts.stock_no_speech):
-            drop(seg, "stock-phrase")
+            drop(seg, "prompt-echo" if echo else "stock-phrase")
             continue
         collapsed, loop = collapse_loops(text, opts.loop_min_repeats)
         if loop:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
@@ -78,6 +79,7 @@ class FakeHub:
     accepted_tokens: set[str] = field(default_factory=set)
     requests: list[Logged] = field(default_factory=list)
     _cut: set[str] = field(default_factory=set)
+    bytes_per_second: float | None = None  # set: file bodies are sent at this rate (a slow link)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -261,6 +263,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)  # a dropped connection, not a clean end
+            return
+        rate = self.fake.bytes_per_second
+        if rate:
+            piece = max(1, int(rate / 10))
+            for offset in range(0, len(body), piece):
+                self.wfile.write(body[offset:offset + piece])
+                self.wfile.flush()
+                time.sleep(0.1)
             return
         self.wfile.write(body)
 

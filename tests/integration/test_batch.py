@@ -62,6 +62,30 @@ def test_plan_writes_the_list_and_clears_old_results(tmp_path: Path) -> None:
         batch.plan(str(root), "status", env)
 
 
+def test_each_job_shows_its_progress_between_started_and_done(tmp_path: Path, monkeypatch, capsys) -> None:
+    """run-one follows the job's output: its latest stage line, throttled, under the job's [i/n] name."""
+    root = tmp_path / "in"
+    touch(root / "a.mp4")
+    touch(root / "film.mp4")
+    state, _ = batch.plan(str(root), "transcribe", {"OUT_DIR": str(tmp_path / "out")})
+    # a stand-in for the sub-make: the lines a stage prints off-terminal, 0.2 s apart, one not progress
+    job_output = "; ".join(f"print({line!r}, file=sys.stderr, flush=True); time.sleep(0.2)" for line in (
+        "demux: film.mp4 -> audio.wav, media.json", "asr: stage 5/6 asr 25% (1/4 chunks) ETA 0:03, job ETA 0:05",
+        "asr: stage 5/6 asr 50% (2/4 chunks) ETA 0:02, job ETA 0:04", "asr: detected language en (probability 0.99)",
+        "asr: stage 5/6 asr 75% (3/4 chunks) ETA 0:01, job ETA 0:03", "asr: stage 5/6 asr 100% (4/4 chunks)"))
+    monkeypatch.setenv("PROGRESS_INTERVAL", "1.0")
+    code = batch.run_one(state, 2, [sys.executable, "-c", f"import sys, time; {job_output}"], dict(os.environ))
+    assert code == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("batch: [2/2] film.mp4: ")]
+    shown = [line.split(": ", 2)[2] for line in lines]
+    assert shown[0] == "started" and shown[-1].startswith("ok in ")
+    progress_lines = shown[1:-1]
+    assert progress_lines, lines
+    assert all(line.startswith("stage 5/6 asr ") and "%" in line for line in progress_lines)
+    assert len(progress_lines) <= 2  # throttled: four stage lines in 1.2 s, at most one shown per 1.0 s
+    assert "detected language" not in "\n".join(lines)
+
+
 def test_report_table_and_exit_code(tmp_path: Path) -> None:
     root = tmp_path / "in"
     for name in ("a.mp4", "b.mkv", "c.wav", "d.wav"):

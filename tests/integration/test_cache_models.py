@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -384,3 +385,23 @@ def test_a_hub_that_cannot_be_reached_is_not_an_interrupted_download(run):
     assert result.returncode == 1
     assert f"127.0.0.1:{closed.rsplit(':', 1)[1]} cannot be reached" in result.stderr
     assert "nothing was downloaded" in result.stderr and "interrupted" not in result.stderr
+
+
+def test_a_download_shows_bytes_rate_and_eta_in_throttled_lines(run, hub):
+    """Off a terminal (captured output), a 25 MB file over a 10 MB/s link: a few plain lines
+    with bytes, rate and ETA, through shared.progress, never one per chunk."""
+    hub.bytes_per_second = 10e6
+    result = run("--model", "big-asr", PROGRESS_INTERVAL="1")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("cache-models: download big-asr ")]
+    total = f"{len(BIG) / 2**20:.1f}"  # MB as cache-models counts them (MiB)
+    assert lines[-1].startswith(f"cache-models: download big-asr 100% ({total}/{total} MB, ")
+    pattern = re.compile(r"cache-models: download big-asr (\d+)% \((\d+\.\d)/" + re.escape(total)
+                         + r" MB, (\d+\.\d) MB/s\) ETA (\d+:\d\d)")
+    partial = [pattern.fullmatch(line) for line in lines[:-1]]
+    assert partial and all(partial), lines
+    percents = [int(m.group(1)) for m in partial]
+    assert percents == sorted(percents) and percents[-1] < 100
+    assert all(2.0 <= float(m.group(3)) <= 12.0 for m in partial[1:])  # about the link's 10 MB/s
+    assert 2 <= len(lines) <= 5  # about 2.5 s of download, one line a second at most (plus the last)
+    assert "\r" not in result.stderr  # no bar drawn into a file

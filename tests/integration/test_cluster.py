@@ -97,6 +97,29 @@ def test_progress_line_and_the_node_column() -> None:
     assert "node" not in batch.table([dict(entries[0], node=None)]).splitlines()[0]  # the local batch's table
 
 
+def test_running_jobs_show_their_progress_from_the_shared_logs(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    for sub in ("running", "logs"):
+        (state / sub).mkdir(parents=True)
+    files = [str(tmp_path / "in" / name) for name in ("a.mkv", "film.mkv", "c.mkv")]
+    (state / "running" / "2.json").write_text(json.dumps({"node": "worker-1"}))
+    (state / "running" / "3.json").write_text(json.dumps({"node": "worker-2"}))
+    log2 = state / "logs" / "2.log"
+    log2.write_text("==== on node worker-1\nasr: stage 5/6 asr 37% (6/16 chunks) ETA 1:12, job ETA 1:40\n"
+                    "asr: detected language hi (probability 0.91)\n")
+    (state / "logs" / "3.log").write_text("demux: c.mkv -> audio.wav, media.json\n")  # no progress yet
+    shown: dict = {}
+    lines = cluster.running_job_lines(state, files, str(tmp_path / "in"), {}, shown, now=100.0, every=10.0)
+    assert lines == ["batch: [2/3] film.mkv: stage 5/6 asr 37% (6/16 chunks) ETA 1:12, job ETA 1:40 on worker-1"]
+    with log2.open("a") as fh:
+        fh.write("asr: stage 5/6 asr 44% (7/16 chunks) ETA 1:05, job ETA 1:33\n")
+    assert cluster.running_job_lines(state, files, str(tmp_path / "in"), {}, shown, now=105.0, every=10.0) == []
+    assert cluster.running_job_lines(state, files, str(tmp_path / "in"), {}, shown, now=111.0, every=10.0) == [
+        "batch: [2/3] film.mkv: stage 5/6 asr 44% (7/16 chunks) ETA 1:05, job ETA 1:33 on worker-1"]
+    assert cluster.running_job_lines(state, files, str(tmp_path / "in"), {}, shown, now=130.0, every=10.0) == []  # unchanged
+    assert cluster.running_job_lines(state, files, str(tmp_path / "in"), {2: {}}, {}, now=140.0, every=10.0) == []  # finished
+
+
 def test_gpu_locks_are_per_node_under_ray() -> None:
     # jobs of different nodes share OUT_DIR; each node's GPU 1 is its own
     environ = {"CUDA_VISIBLE_DEVICES": "1", "GPU_LOCK_HOST": "gpu-2"}

@@ -132,6 +132,11 @@ def _assert_built_without_touching_the_system(machine: dict, run: subprocess.Com
     assert "environments built: common" in output, output
     assert _inventory(machine["system"]) == machine["before"], "bootstrap changed the system Python"
     common = machine["repo"] / ".venvs" / "common" / "bin" / "python"
+    # Bytecode compiled at install (before anything imported click): stage interpreters never
+    # compile their imports, even where they cannot write bytecode themselves.
+    (site,) = (machine["repo"] / ".venvs" / "common" / "lib").glob("python3*/site-packages")
+    # (click.testing: a module nothing imports while bootstrap checks the environment)
+    assert list((site / "click" / "__pycache__").glob("testing.*.pyc")), "the environment was installed without bytecode"
     probe = subprocess.run(
         [str(common), "-c", "import sys, click, pysubs2, huggingface_hub, dotenv; print(sys.prefix)"],
         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"},

@@ -67,6 +67,25 @@ def test_mkv_soft_subtitles_keep_every_stream_copied(media, tmp_path: Path) -> N
     assert "mux: done" in result.stderr
 
 
+def test_sdh_and_forced_tracks_carry_their_flags(media, tmp_path: Path) -> None:
+    """tracks.json's sdh (speaker names in the text) and forced (a hand-made track) become the
+    stream's hearing_impaired and forced dispositions, and say so in the title."""
+    source = media.video("film.mkv", seconds=3, tracks=[Track("hin", 440)])
+    job = tmp_path / "job"
+    tracks_json = make_job(source, job)
+    data = json.loads(tracks_json.read_text())
+    data["tracks"][0]["forced"] = True
+    data["tracks"][1]["sdh"] = True
+    tracks_json.write_text(json.dumps(data))
+    output = job / "film.subtitled.mkv"
+    result = mux(job, output)
+    assert result.returncode == 0, result.stderr
+    subs = streams(output, "subtitle")
+    flags = [(s["tags"].get("title"), s["disposition"]["default"], s["disposition"]["hearing_impaired"],
+              s["disposition"]["forced"]) for s in subs]
+    assert flags == [("Hindi (forced)", 0, 0, 1), ("English (translated) (SDH)", 1, 1, 0)]
+
+
 def test_video_is_copied_not_reencoded(media, tmp_path: Path) -> None:
     source = media.video("film.mkv", seconds=2, tracks=[Track("hin")])
     job = tmp_path / "job"

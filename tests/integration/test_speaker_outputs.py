@@ -62,6 +62,9 @@ def test_names_in_srt_and_vtt_when_asked(tmp_path: Path) -> None:
     vtt = (job / "subs" / "delhi-trip-2024.en.vtt").read_text(encoding="utf-8")
     assert "<v SPEAKER_1>" in vtt and "<v Ravi>Are you ready?" in vtt
     assert pysubs2.load(str(job / "subs" / "delhi-trip-2024.en.vtt")).events[-1].plaintext == "Are you ready?"
+    # names in the text: an SDH track, for export's .sdh. name and mux's hearing_impaired flag
+    tracks = json.loads((job / "subs" / "tracks.json").read_text(encoding="utf-8"))["tracks"]
+    assert [t["sdh"] for t in tracks] == [True, True]
 
 
 def test_no_speakers_no_change_and_bad_names_stop(tmp_path: Path) -> None:
@@ -71,6 +74,8 @@ def test_no_speakers_no_change_and_bad_names_stop(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert not (job / "subs" / "delhi-trip-2024.hi.ass").exists()
     assert "speakers" not in json.loads((job / "subs" / "delhi-trip-2024.hi.json").read_text())["cues"][0]
+    # asked for names but no speakers found: nothing names a speaker, so not SDH
+    assert [t["sdh"] for t in json.loads((job / "subs" / "tracks.json").read_text())["tracks"]] == [False, False]
     bad = build(job, SPEAKER_NAMES="Asha")
     assert bad.returncode == 2 and "SPEAKER_NAMES" in bad.stderr
 

@@ -163,6 +163,7 @@ def test_every_install_command_names_its_target_interpreter(bash_text, ps1_text)
     assert bash_syncs and ps1_syncs
     assert all('pip sync --python "$py"' in line for line in bash_syncs), bash_syncs
     assert all("'pip', 'sync', '--python', $py" in line for line in ps1_syncs), ps1_syncs
+    assert all("--compile-bytecode" in line for line in bash_syncs + ps1_syncs), "both compile bytecode at install"
     for code in (bash_code, ps1_code):
         assert not [line for line in code if re.search(r"-m['\",\s]+uv\b", line)], "python -m uv is back"
         assert not [line for line in code if "VIRTUAL_ENV" in line], "uv must not be steered by VIRTUAL_ENV"

@@ -60,6 +60,19 @@ def test_beside_the_input_with_media_server_names(tmp_path: Path, umask_022) -> 
     assert first_cue(source.parent / "Movie (2001).en.srt") == "00:00:01,000 --> 00:00:02,500"
 
 
+def test_sdh_and_forced_tracks_get_the_suffixes_media_servers_read(tmp_path: Path) -> None:
+    source, folder, tracks = make_job(tmp_path)
+    data = json.loads(tracks.read_text())
+    data["tracks"][0]["sdh"] = True  # the subtitle stage's flag: speaker names in the text
+    data["tracks"][1].update(sdh=False, forced=True)
+    data["tracks"][2]["sdh"] = "yes"  # only a real true counts
+    tracks.write_text(json.dumps(data))
+    names = sorted(item.path.name for item in export.export(folder, tracks, {"EXPORT": "auto"}))
+    assert names == ["Movie (2001).en.forced.srt", "Movie (2001).hi.bilingual-en.srt", "Movie (2001).hi.sdh.srt"]
+    assert export.track_names("Movie", {"role": "source", "language": "en", "sdh": True, "forced": True}) == \
+        "Movie.en.sdh.forced"
+
+
 def test_a_users_file_is_never_overwritten_and_our_own_is_updated(tmp_path: Path) -> None:
     source, folder, tracks = make_job(tmp_path)
     mine = source.parent / "Movie (2001).en.srt"

@@ -110,3 +110,28 @@ def test_language_lists_are_parsed_once_normalised_and_deduplicated():
     with pytest.raises(UnknownLanguage, match="^TGT: unknown language 'xq'"):
         parse_language_list("en,xq")
     assert parse_language_list("en,XQ", strict=False) == ["en", "xq"]
+
+
+def test_script_prompts_steer_the_languages_of_india_only() -> None:
+    from shared.languages import script_counts, script_prompt
+
+    assert script_counts(script_prompt("hi")).keys() == {"Deva"}
+    assert script_counts(script_prompt("hin_Deva")).keys() == {"Deva"}
+    assert script_counts(script_prompt("ur")).keys() == {"Arab"}
+    assert script_counts(script_prompt("pa")).keys() == {"Guru"}
+    assert script_counts(script_prompt("ta")).keys() == {"Taml"}
+    assert script_prompt("en") is None and script_prompt("ar") is None and script_prompt("xx") is None
+
+
+def test_a_transcript_in_another_script_is_named_with_its_share() -> None:
+    from shared.languages import script_mismatch
+
+    assert script_mismatch("آموسم ببوبا شاہے, شاہو مارفر", "hi") == ("Arab", 1.0)
+    assert script_mismatch("मेरा नाम राहुल है", "hi") is None
+    # romanised Hinglish and English names inside Hindi are not a wrong script
+    assert script_mismatch("main kal market gaya", "hi") is None
+    assert script_mismatch("मैं कल Google office गया", "hi") is None
+    top, share = script_mismatch("मेरा नाम है ஆமாம் சரி சரி சரி சரி", "hi")
+    assert top == "Taml" and 0.5 < share < 1
+    assert script_mismatch("hello there", "en") is None
+    assert script_mismatch("", "hi") is None and script_mismatch("abc", "xx") is None

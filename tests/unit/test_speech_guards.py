@@ -50,3 +50,16 @@ def test_stock_phrase_pattern():
     assert guards.is_stock_phrase("Thank you for watching.")
     assert guards.is_stock_phrase("  please like and subscribe!")
     assert not guards.is_stock_phrase("Thanks for watching the kids yesterday, it helped.")
+
+
+def test_the_script_prompt_echoed_back_goes_only_when_unsure():
+    phrase = "हाँ, ठीक है।"
+    regions = [(0.0, 10.0)]
+    segments = [seg(0, 1, "हाँ ठीक है", logprob=-0.9), seg(2, 3, "हाँ, ठीक है।", logprob=-0.1),
+                seg(4, 5, "हाँ, ठीक है, चलो", logprob=-0.9)]
+    kept, removed = guards.apply_guards(segments, regions, guards.GuardOptions(prompt=phrase))
+    assert [r["reason"] for r in removed] == ["prompt-echo"]
+    assert [s["text"] for s in kept] == ["हाँ, ठीक है।", "हाँ, ठीक है, चलो"]
+    # without the prompt the same unsure words are speech like any other
+    kept, removed = guards.apply_guards(segments, regions)
+    assert not removed and len(kept) == 3
