@@ -30,7 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, media, policy, settings
+from shared import job, job_manifest, media, policy, settings
 
 REPO = settings.REPO_ROOT
 SAMPLE = Path("samples") / "demo.mp4"
@@ -117,10 +117,10 @@ def plan(values: Mapping[str, str], tgt: str, allow_fetch: bool) -> DemoPlan:
 def verify(directory: Path, demo: DemoPlan) -> list[str]:
     """What the finished job lacks of the promise (empty: all of it ran)."""
     problems = []
-    stages = job.read_manifest(directory)["stages"]
+    stages = job_manifest.read_manifest(directory)["stages"]
     for stage in demo.promised:
         if stage not in stages:
-            problems.append(f"stage {stage} did not record a run in {directory / job.MANIFEST}")
+            problems.append(f"stage {stage} did not record a run in {directory / job_manifest.MANIFEST}")
     muxed = directory / job.mux_output_name(SAMPLE)
     if not muxed.is_file():
         return [*problems, f"no subtitled video at {muxed}"]

@@ -122,7 +122,8 @@ def _language(value: str, _values: Mapping[str, str]) -> str | None:
 
 
 def _targets(value: str, values: Mapping[str, str]) -> str | None:
-    from shared.job import JobError, target_languages
+    from shared.job import JobError
+    from shared.job_params import target_languages
 
     try:
         codes = target_languages(value)
@@ -602,10 +603,10 @@ def _known_facts(values: Mapping[str, str]) -> dict | None:
     """media.json of FILE's job when the demux params record this very file (path, size, mtime); else None."""
     import json
 
-    from shared import job
+    from shared import job, job_params
 
     try:
-        path = Path(job.input_identity(values.get("FILE", "")))
+        path = Path(job_params.input_identity(values.get("FILE", "")))
         stat = path.stat()
         folder = job.job_dir(path, values.get("OUT_DIR") or "out")
         if not folder.is_absolute():
@@ -685,7 +686,7 @@ def disk_problems(values: Mapping[str, str], file: Path, seconds: float) -> list
 # ---- the whole check -------------------------------------------------------------------
 def check(verb: str, environ: Mapping[str, str], given: Sequence[str] = (), root: Path = ROOT) -> tuple[list[Problem], list[str]]:
     """(problems, warnings) for ``make VERB`` with these settings."""
-    from shared.job import effective_settings
+    from shared.job_params import effective_settings
 
     values = dict(effective_settings(environ, root), _VERB=verb)
     problems, warnings = setting_problems(values, given)

@@ -213,7 +213,7 @@ class SubtitleTracks(_SubtitleTracksRequired, total=False):
 
 # ---- every stage: manifest.json ---------------------------------------------------------
 class StageEntry(TypedDict, total=False):
-    """One stage's record in manifest.json (shared.job.StageRun writes it)."""
+    """One stage's record in manifest.json (shared.job_manifest.StageRun writes it)."""
 
     stage: str
     inputs: list[str]

