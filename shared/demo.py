@@ -78,7 +78,7 @@ def fetch(model_id: str, values: Mapping[str, str]) -> tuple[bool, str]:
 
 def plan(values: Mapping[str, str], tgt: str, allow_fetch: bool) -> DemoPlan:
     """Decide the models and the parts of the demo from what is cached (and fetchable)."""
-    from shared import models
+    from shared import models, selection
 
     result = DemoPlan(settings={"SRC": "en", "EXPORT": "off"})  # the sample folder is not littered
     if model_cached(ASR_MODEL, values):
@@ -98,7 +98,7 @@ def plan(values: Mapping[str, str], tgt: str, allow_fetch: bool) -> DemoPlan:
         result.notes.append("word timing from Whisper (for wav2vec2: ./cache-models.sh --model align-en)")
     if tgt:
         values_tgt = dict(values, SRC="en", TGT=tgt)
-        missing = models.workflow_problems("translate", dict(values_tgt, **result.settings), cache_root(values), REPO)
+        missing = selection.workflow_problems("translate", dict(values_tgt, **result.settings), cache_root(values), REPO)
         missing = [line for line in missing if "(translate)" in line]
         if missing:
             fix = missing[0].split(": ", 1)[-1]

@@ -31,7 +31,7 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "demux": ("AUDIO_TRACK", "START", "END"),  # + the input's identity (path, size, mtime)
     "separate": ("SEPARATE", "DEVICE"),
     "vad": ("VAD", "DEVICE"),  # auto picks by device
-    # DIARIZE=auto decides from the counts and SUB_SPEAKER_LABELS (shared.speech.speakers.decide)
+    # DIARIZE=auto decides from the counts and SUB_SPEAKER_LABELS (shared.policy.diarize_decision)
     "diarize": ("DIARIZE", "DIARIZE_BACKEND", "SPEAKERS", "MIN_SPEAKERS", "MAX_SPEAKERS", "SUB_SPEAKER_LABELS", "DEVICE"),
     # ALIGN: with whisper timing the asr pass times the words itself (transcript.json changes)
     "asr": ("ASR_BACKEND", "ASR_MODEL", "SRC", "DEVICE", "COMPUTE_TYPE", "GLOSSARY", "ALIGN"),

@@ -9,7 +9,7 @@ problem at once, each with its fix:
   effective values through shared.settings; settings given on make's command line that do
   not exist ("unknown setting SUB_FORMAT: did you mean SUB_FORMATS?");
 - every model the verb's workflow will load with these settings and this hardware class
-  (shared.models.stage_model_ids, completion records of the cache), the ASR model's
+  (shared.selection.stage_model_ids, completion records of the cache), the ASR model's
   languages against SRC (:func:`choose_asr_model`: the stage uses the same choice);
 - the environments the workflow's stages run in;
 - FILE exists and ffprobe reads it, AUDIO_TRACK names one of its audio tracks, START/END
@@ -446,9 +446,9 @@ def choose_asr_model(requested: str, model_backend: str, hw_class: str, cache: P
     model of the same backend stands in only when it can do the language (SRC=auto: only a
     multilingual one), else AsrModelProblem names the language and the model to cache.
     """
-    from shared import models
+    from shared import models, selection
 
-    model_id = models.asr_model_id({"ASR_MODEL": requested, "ASR_BACKEND": backend}, root, hw_class)
+    model_id = selection.asr_model_id({"ASR_MODEL": requested, "ASR_BACKEND": backend}, root, hw_class)
     spec = models.get_spec(model_id, root)
     try:
         models.resolve(model_id, cache, root)
@@ -471,7 +471,7 @@ def choose_asr_model(requested: str, model_backend: str, hw_class: str, cache: P
     if not can_do(chosen, language):
         if language is not None:
             raise AsrModelProblem(f"ASR model {chosen.id} knows {model_languages(chosen)}, not SRC={language}: "
-                                  f"{asr_fix(models.default_model('asr', hw_class, root), language)}", outcome.USAGE)
+                                  f"{asr_fix(selection.default_model('asr', hw_class, root), language)}", outcome.USAGE)
         why += f"; {chosen.id} knows {model_languages(chosen)}: {chosen.languages[0]} assumed, no language detection"
     return chosen.id, why
 
@@ -479,14 +479,14 @@ def choose_asr_model(requested: str, model_backend: str, hw_class: str, cache: P
 def detected_language_problem(model_id: str, detected: str, probability: float | None, root: Path,
                               hw_class: str = "cpu") -> str | None:
     """After detection (SRC=auto): the refusal when ``model_id`` cannot transcribe ``detected``."""
-    from shared import models
+    from shared import models, selection
 
     spec = models.get_spec(model_id, root)
     if not detected or detected == "und" or can_do(spec, detected):
         return None
     prob = f" (probability {probability:.2f})" if probability is not None else ""
     return (f"detected language {detected}{prob}, which ASR model {model_id} cannot transcribe "
-            f"(it knows {model_languages(spec)}): {asr_fix(models.default_model('asr', hw_class, root), detected)}, "
+            f"(it knows {model_languages(spec)}): {asr_fix(selection.default_model('asr', hw_class, root), detected)}, "
             f"or set SRC= and ASR_MODEL= yourself")
 
 
@@ -494,12 +494,12 @@ def detected_language_problem(model_id: str, detected: str, probability: float |
 def model_problems(workflow: str, values: Mapping[str, str], cache: Path, root: Path = ROOT,
                    warnings: list[str] | None = None) -> list[Problem]:
     """Every model the workflow's stages will load that is not cached (aligners are optional)."""
-    from shared import models
+    from shared import models, selection
 
     problems = []
     try:
-        hw_class = models.hardware_class(root, values)
-        stages = models.workflow_stages(workflow, root)
+        hw_class = policy.hardware_class(root, values)
+        stages = selection.workflow_stages(workflow, root)
     except (models.RegistryError, OSError) as exc:
         return [Problem(str(exc), "fix config/models.toml or config/environments.toml", outcome.USAGE)]
     if workflow == "subtitle" and values.get("MUX_TRACKS", "").strip():
@@ -525,7 +525,7 @@ def model_problems(workflow: str, values: Mapping[str, str], cache: Path, root: 
                 pass  # ASR_MODEL's validator says it
             continue
         try:
-            ids = models.stage_model_ids(stage, values, root, hw_class)
+            ids = selection.stage_model_ids(stage, values, root, hw_class)
         except (models.RegistryError, KeyError):
             continue  # the settings' validators name the wrong value
         missing_ids = [i for i in ids if i in registry and models.model_state(registry[i], cache, root) != "cached"]

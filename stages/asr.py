@@ -78,7 +78,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
          logprob_threshold: str, no_speech_threshold: str, glossary: str, device: str, compute_type: str,
          batch_size: int, threads: int, verbose: bool) -> None:
     """Transcribe the speech chunks of SPEECH_JSON from AUDIO."""
-    from shared import models
+    from shared import models, policy
 
     job_dir = skeleton.start("asr", job_dir, output.parent, verbose)
     speech_stage.quiet_libraries()
@@ -111,7 +111,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         raise click.BadParameter(str(exc), param_hint="ASR settings") from None
 
     root = speech_stage.repo_root()
-    hw_class = models.hardware_class(root, {"DEVICE": device})
+    hw_class = policy.hardware_class(root, {"DEVICE": device})
     from shared import preflight
 
     try:

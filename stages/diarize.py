@@ -23,7 +23,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import atomic, job_manifest, model_integrity
+from shared import atomic, job_manifest, model_integrity, policy
 from shared import stage as skeleton
 from shared.schema import SCHEMA_VERSION
 from shared.speech import speakers as speakers_mod
@@ -72,7 +72,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
         raise click.BadParameter(str(exc), param_hint="SPEAKERS") from None
     speech = skeleton.read_input(speech_json, "speech", "SPEECH_JSON")
     meta = skeleton.check_audio(audio, mono=True)
-    enabled, reason = speakers_mod.decide(diarize_setting, count, workflow_asks=speaker_labels == "names")
+    enabled, reason = policy.diarize_decision(diarize_setting, count, workflow_asks=speaker_labels == "names")
     regions = [(float(r["start"]), float(r["end"])) for r in speech["regions"]]
     parameters = {"diarize": diarize_setting, "backend": backend, **count.as_dict(), "device": device}
 

@@ -52,7 +52,7 @@ def _link_or_copy(source: Path, target: Path) -> str:
 def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id: str, device: str, window: float,
          verbose: bool) -> None:
     """Write the vocals of AUDIO (or AUDIO itself, declared, when separation is off)."""
-    from shared import models
+    from shared import models, policy, selection
 
     job_dir = skeleton.start("separate", job_dir, output.parent, verbose)
     speech_stage.quiet_libraries()
@@ -61,7 +61,7 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
     root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
     path = None
     if enabled:
-        model_id = model_id or models.default_model("separation", models.hardware_class(root, {"DEVICE": device}), root)
+        model_id = model_id or selection.default_model("separation", policy.hardware_class(root, {"DEVICE": device}), root)
         if model_id != sep_mod.TEST_MODEL:
             try:
                 path = models.resolve(model_id, cache, root)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import atomic, gpu_lock, job_params, models, policy
+from shared import atomic, gpu_lock, job_params, models, policy, selection
 from shared import environment_manager as em
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_auto_follows_the_hardware_class_defaults(device: str, vad: str, separat
     table = models.class_defaults(hw_class, REPO)
     assert policy.vad_backend("auto", device, REPO) == vad
     assert models.get_spec(table["vad"], REPO).backend == vad
-    assert models.stage_model_ids("vad", {"DEVICE": device, "VAD": "auto"}, REPO) == [table["vad"]]
+    assert selection.stage_model_ids("vad", {"DEVICE": device, "VAD": "auto"}, REPO) == [table["vad"]]
     assert policy.separate_on("auto", device, REPO) is separate is bool(table["separate"])
     assert policy.vad_backend("pyannote", "cpu", REPO) == "pyannote"
     assert policy.separate_on("on", "cpu", REPO) is True
@@ -75,11 +75,11 @@ def test_asr_backend_auto_agrees_between_environment_manager_and_models(tmp_path
     mgr = em.Manager(root=tmp_path, tag="macos-arm64", environ={})
     assert mgr.stage_environment_name("asr") == "mlx"
     assert policy.resolve_auto("ASR_BACKEND", {"ASR_BACKEND": "auto"}, tmp_path) == "mlx"
-    assert models.asr_model_id({"ASR_BACKEND": "auto"}, tmp_path).startswith("mlx-")
+    assert selection.asr_model_id({"ASR_BACKEND": "auto"}, tmp_path).startswith("mlx-")
     # DEVICE=cpu on the same Mac: both say whisperx.
     values = {"ASR_BACKEND": "auto", "DEVICE": "cpu"}
     assert mgr.stage_environment_name("asr", dict(mgr.settings(), **values)) == "ml"
-    assert not models.asr_model_id(values, tmp_path).startswith("mlx-")
+    assert not selection.asr_model_id(values, tmp_path).startswith("mlx-")
     assert policy.resolve_auto("DEVICE", {}, tmp_path) == "mps"
     assert policy.resolve_auto("VAD", {"VAD": "auto"}, tmp_path) == "silero"
 

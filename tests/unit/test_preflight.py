@@ -135,23 +135,23 @@ def _cache_with(tmp_path: Path, *ids_repos: tuple[str, str]) -> Path:
 
 
 def test_optional_aligners_do_not_count_against_ready(tmp_path: Path) -> None:
-    from shared import models
+    from shared import selection
 
     if not (REPO / ".venvs" / "ml").is_dir():
         pytest.skip("the ml environment (which ships the silero VAD) is not built")
     cache = _cache_with(tmp_path, ("small", "Systran/faster-whisper-small"))
     values = {"DEVICE": "cpu", "SRC": "hi", "ALIGN": "auto", "SEPARATE": "off", "VAD": "auto", "TGT": ""}
-    assert models.workflow_problems("transcribe", values, cache, REPO) == []
-    optional = models.workflow_optional("transcribe", values, cache, REPO)
+    assert selection.workflow_problems("transcribe", values, cache, REPO) == []
+    optional = selection.workflow_optional("transcribe", values, cache, REPO)
     assert len(optional) == 1 and optional[0].startswith("model align-hi (align) would improve the timings")
     # ALIGN=wav2vec2 asks for it: then it is needed
-    assert any("align-hi" in p for p in models.workflow_problems("transcribe", dict(values, ALIGN="wav2vec2"), cache, REPO))
+    assert any("align-hi" in p for p in selection.workflow_problems("transcribe", dict(values, ALIGN="wav2vec2"), cache, REPO))
 
 
 def test_check_names_indictrans2_where_an_auto_run_may_want_it() -> None:
-    from shared import models
+    from shared import selection
 
-    ids = models.stage_model_ids("translate", {"DEVICE": "cpu", "SRC": "auto", "TGT": "hi", "TRANSLATOR": "auto"}, REPO)
+    ids = selection.stage_model_ids("translate", {"DEVICE": "cpu", "SRC": "auto", "TGT": "hi", "TRANSLATOR": "auto"}, REPO)
     assert "indictrans2-en-indic-dist-200M" in ids and "nllb-200-distilled-600M" in ids
 
 
