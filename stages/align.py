@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 from shared import atomic, job_manifest, model_integrity
 from shared import stage as skeleton
-from shared.schema import SchemaError, check_kind
+from shared.schema import AlignedTranscript, SchemaError, check_kind
 from shared.speech import align as align_mod
 from shared.speech import speakers as speakers_mod
 from shared.speech import stage as speech_stage
@@ -121,7 +121,12 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
         if turns is not None:  # diarization ran: a speaker on every word and segment, split at changes
             segments, speaker_counts = speakers_mod.assign(segments, turns)
             counts = {**counts, **speaker_counts}
-        aligned = {**transcript, "kind": "aligned", "segments": segments}
+        aligned = AlignedTranscript(
+            schema_version=transcript["schema_version"], kind="aligned", language=transcript["language"],
+            language_probability=transcript.get("language_probability"), backend=transcript.get("backend", ""),
+            model=transcript.get("model", ""), duration=transcript.get("duration", 0.0), segments=segments,
+            removed=transcript.get("removed", []),
+        )
         run.details = counts
         log.info("%d words timed by %s (%d interpolated; %d with digits or symbols, %d of them interpolated)",
                  counts["words"], method, counts["interpolated"], counts["symbol_words"],

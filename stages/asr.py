@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 from shared import atomic, job_manifest, model_integrity, settings
 from shared import stage as skeleton
-from shared.schema import SCHEMA_VERSION, SchemaError, check_kind
+from shared.schema import SCHEMA_VERSION, SchemaError, TranscriptFile, check_kind
 from shared.speech import asr as asr_mod
 from shared.speech import guards
 from shared.speech import stage as speech_stage
@@ -158,11 +158,11 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         if opts.word_timestamps:  # a guard that rewrote a segment's text leaves its words to the aligner
             result.details["words_dropped_by_guards"] = asr_mod.keep_matching_words(kept)
             result.details["segments_with_words"] = sum(1 for seg in kept if "words" in seg)
-        transcript = {
-            "schema_version": SCHEMA_VERSION, "kind": "transcript", "language": result.language,
-            "language_probability": result.language_probability, "backend": name, "model": model_id,
-            "duration": round(meta.duration, 3), "segments": kept, "removed": removed,
-        }
+        transcript = TranscriptFile(
+            schema_version=SCHEMA_VERSION, kind="transcript", language=result.language,
+            language_probability=result.language_probability, backend=name, model=model_id,
+            duration=round(meta.duration, 3), segments=kept, removed=removed,
+        )
         run.details = {**result.details, "segments": len(kept), "removed": removed, "language": result.language,
                        "language_probability": result.language_probability}
         atomic.write_json(output, transcript)

@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 from shared import atomic, job_manifest, model_integrity, policy
 from shared import stage as skeleton
-from shared.schema import SCHEMA_VERSION
+from shared.schema import SCHEMA_VERSION, SpeakerInfo, SpeakerTurn
 from shared.speech import speakers as speakers_mod
 from shared.speech import stage as speech_stage
 
@@ -134,10 +134,10 @@ def _by_time(turns: list[dict]) -> list[str]:
 
 
 def _info(enabled: bool, reason: str, backend: str, model: str, parameters: dict, duration: float,
-          turns: list[dict]) -> dict:
-    return {"schema_version": SCHEMA_VERSION, "kind": "speakers", "enabled": enabled, "reason": reason,
-            "backend": backend, "model": model, "parameters": parameters, "duration": round(duration, 3),
-            "speakers": _by_time(turns), "turns": turns}
+          turns: list[SpeakerTurn]) -> SpeakerInfo:
+    return SpeakerInfo(schema_version=SCHEMA_VERSION, kind="speakers", enabled=enabled, reason=reason,
+                       backend=backend, model=model, parameters=parameters, duration=round(duration, 3),
+                       speakers=_by_time(turns), turns=turns)
 
 
 if __name__ == "__main__":
