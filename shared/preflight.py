@@ -133,9 +133,7 @@ def model_problems(workflow: str, values: Mapping[str, str], cache: Path, root: 
         if stage == "asr":
             src = values.get("SRC", "auto").strip()
             language = None if src.lower() in ("", "auto") else models.whisper_language(src)
-            backend = values.get("ASR_BACKEND", "auto") or "auto"
-            if backend == "auto":
-                backend = "mlx" if hw_class == "apple-silicon" else "whisperx"
+            backend = policy.asr_backend(values, root, hw_class)
             model_backend = "mlx-whisper" if backend == "mlx" else "faster-whisper"
             try:
                 selection.choose_asr_model(values.get("ASR_MODEL", ""), model_backend, hw_class, cache, root, language, backend)
