@@ -1,6 +1,6 @@
 """One place for every pipeline decision that more than one module needs.
 
-- the stages, in run order, and the GPU-heavy ones (the Makefile, job.py, gpu_lock and the
+- the stages, in run order, and the GPU-heavy ones (the Makefile, job_params.py, gpu_lock and the
   environment registry are checked against :data:`STAGES` / :data:`GPU_STAGES` by
   tests/unit/test_policy.py);
 - every setting's default, read once from config/pipeline.env (:func:`default`,

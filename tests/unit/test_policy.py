@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_stage_list_is_the_policy_one() -> None:
-    """The Makefile, job.py, gpu_lock and environments.toml name the same stages as policy.STAGES."""
+    """The Makefile, job_params.py, gpu_lock and environments.toml name the same stages as policy.STAGES."""
     assert job_params.STAGES == policy.STAGES
     assert gpu_lock.GPU_STAGES == policy.GPU_STAGES
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
