@@ -84,7 +84,7 @@ clean:
 #     python stages/NAME.py INPUTS... -o OUTPUT [--EXTRA-OUTPUT PATH] --job-dir JOB
 # run through the environment manager (its interpreter, cache paths, settings). A stage
 # reads only the files Make passes it (each one a prerequisite, so the graph is whole) and
-# writes its outputs atomically, its manifest.json entry (shared.job.StageRun; the
+# writes its outputs atomically, its manifest.json entry (shared.job_manifest.StageRun; the
 # translate stage under the key translate.<lang>) and logs/<name>.log.
 #   demux     -o audio.wav --media-json media.json -- FILE
 #   separate  audio.wav -o vocals.wav

@@ -39,7 +39,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, no_speech, progress, settings
+from shared import atomic, job, no_speech, progress, settings
 
 BATCH_DIR = ".batch"
 VERBS = ("transcribe", "translate", "subtitle")
@@ -101,7 +101,7 @@ def plan(folder: str, verb: str, environ: Mapping[str, str]) -> tuple[Path, list
         for sub in ("results", "logs"):
             shutil.rmtree(state / sub, ignore_errors=True)
             (state / sub).mkdir(parents=True, exist_ok=True)
-        job.write_json(state / "files.json", {"folder": str(Path(folder).absolute()), "verb": verb,
+        atomic.write_json(state / "files.json", {"folder": str(Path(folder).absolute()), "verb": verb,
                                               "files": [os.fsdecode(p) for p in files]})
     except OSError as exc:
         raise BatchError(f"cannot write {state}: {exc.strerror or exc} (set OUT_DIR= to a writable folder)") from exc
@@ -177,7 +177,7 @@ def run_one(state: Path, index: int, command: Sequence[str], environ: Mapping[st
               "reason": "" if code == 0 else failure_reason(log_text),
               # done, with nothing to subtitle: counted as ok, shown in the "no speech" column
               "no_speech": code == 0 and directory is not None and no_speech.job_has_speech(directory) is False}
-    job.write_json(state / "results" / f"{index}.json", result)
+    atomic.write_json(state / "results" / f"{index}.json", result)
     if code == 0:
         print(f"batch: [{index}/{len(files)}] {label}: ok in {seconds:.1f} s" + (" (no speech)" if result["no_speech"] else ""),
               file=sys.stderr, flush=True)

@@ -42,7 +42,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import batch, job, progress, settings
+from shared import atomic, batch, job, progress, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Settings that steer the driver, not the jobs.
@@ -269,7 +269,7 @@ def record(state: Path, index: int, file: str, outcome: Mapping[str, Any] | None
     result = {"index": index, "file": file, "status": "ok" if ok else "failed", "exit_code": code, "seconds": seconds,
               "media_seconds": length, "real_time_factor": round(seconds / length, 4) if ok and length and seconds else None,
               "job_dir": str(directory) if directory else None, "log": str(log_path), "reason": reason, "node": node}
-    job.write_json(state / "results" / f"{index}.json", result)
+    atomic.write_json(state / "results" / f"{index}.json", result)
     return result
 
 

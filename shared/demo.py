@@ -30,7 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, media, policy, settings
+from shared import job, job_manifest, media, policy, settings
 
 REPO = settings.REPO_ROOT
 SAMPLE = Path("samples") / "demo.mp4"
@@ -78,7 +78,7 @@ def fetch(model_id: str, values: Mapping[str, str]) -> tuple[bool, str]:
 
 def plan(values: Mapping[str, str], tgt: str, allow_fetch: bool) -> DemoPlan:
     """Decide the models and the parts of the demo from what is cached (and fetchable)."""
-    from shared import models
+    from shared import models, selection
 
     result = DemoPlan(settings={"SRC": "en", "EXPORT": "off"})  # the sample folder is not littered
     if model_cached(ASR_MODEL, values):
@@ -98,7 +98,7 @@ def plan(values: Mapping[str, str], tgt: str, allow_fetch: bool) -> DemoPlan:
         result.notes.append("word timing from Whisper (for wav2vec2: ./cache-models.sh --model align-en)")
     if tgt:
         values_tgt = dict(values, SRC="en", TGT=tgt)
-        missing = models.workflow_problems("translate", dict(values_tgt, **result.settings), cache_root(values), REPO)
+        missing = selection.workflow_problems("translate", dict(values_tgt, **result.settings), cache_root(values), REPO)
         missing = [line for line in missing if "(translate)" in line]
         if missing:
             fix = missing[0].split(": ", 1)[-1]
@@ -117,10 +117,10 @@ def plan(values: Mapping[str, str], tgt: str, allow_fetch: bool) -> DemoPlan:
 def verify(directory: Path, demo: DemoPlan) -> list[str]:
     """What the finished job lacks of the promise (empty: all of it ran)."""
     problems = []
-    stages = job.read_manifest(directory)["stages"]
+    stages = job_manifest.read_manifest(directory)["stages"]
     for stage in demo.promised:
         if stage not in stages:
-            problems.append(f"stage {stage} did not record a run in {directory / job.MANIFEST}")
+            problems.append(f"stage {stage} did not record a run in {directory / job_manifest.MANIFEST}")
     muxed = directory / job.mux_output_name(SAMPLE)
     if not muxed.is_file():
         return [*problems, f"no subtitled video at {muxed}"]

@@ -35,7 +35,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import launcher, models, policy
+from shared import launcher, policy, selection
 from shared import settings as settings_mod
 
 try:
@@ -312,7 +312,7 @@ class Manager:
 
     def stage_models_cached(self, stage: str, values: Mapping[str, str], cache: Path) -> bool:
         """True when every model ``stage`` may load is in the cache (so no network is needed)."""
-        return models.stage_models_cached(stage, values, cache, root=self.root)
+        return selection.stage_models_cached(stage, values, cache, root=self.root)
 
 
 # ---- command line --------------------------------------------------------------------
@@ -457,7 +457,7 @@ def problems(mgr: Manager, workflow: str | None) -> list[str]:
         found.append(f"no hardware profile ({HARDWARE_CACHE}): run ./bootstrap.sh")
     if workflow:
         values = mgr.settings()
-        found.extend(models.workflow_problems(workflow, values, mgr.cache_root(values), root=mgr.root))
+        found.extend(selection.workflow_problems(workflow, values, mgr.cache_root(values), root=mgr.root))
     return found
 
 
@@ -467,7 +467,7 @@ def cmd_check(mgr: Manager, args: argparse.Namespace) -> int:
         print(f"missing: {line}")
     if args.workflow:
         values = mgr.settings()
-        for line in models.workflow_optional(args.workflow, values, mgr.cache_root(values), root=mgr.root):
+        for line in selection.workflow_optional(args.workflow, values, mgr.cache_root(values), root=mgr.root):
             print(f"optional: {line}")
     if not found:
         print(f"ready: {args.workflow or 'all environments'}")

@@ -112,7 +112,7 @@ def shifted_text(path: Path, seconds: float) -> str:
 
 
 def _write(path: Path, text: str | None, source: Path) -> None:
-    from shared.job import atomic_path
+    from shared.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         if text is None:
@@ -168,14 +168,14 @@ def export(job_dir: Path, tracks_json: Path, values: Mapping[str, str], muxed: P
                 # beside the muxed clip, timed to it: the clip starts on the keyframe before START
                 clip_target = muxed.parent / f"{muxed.name.rsplit('.', 1)[0]}.{track_names('', track).lstrip('.')}.{fmt}"
                 done.append(place(clip_target, shifted_text(file, lead_in), file, record))
-    from shared.job import write_json
+    from shared.atomic import write_json
 
     write_json(record_path, record)
     return done
 
 
 def _lead_in(job_dir: Path) -> float:
-    from shared.job import read_manifest
+    from shared.job_manifest import read_manifest
 
     details = (read_manifest(job_dir)["stages"].get("mux") or {}).get("details") or {}
     return float(details.get("lead_in") or 0.0)

@@ -28,7 +28,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, policy
+from shared import job_locks, job_params, policy
 
 LOCKS_DIR = ".locks"
 GPU_DEVICES = ("cuda", "mps")
@@ -61,7 +61,7 @@ def acquire(path: Path, stage: str, say=print) -> int:
     started = time.monotonic()
     while True:
         try:
-            job._lock(fh)
+            job_locks._lock(fh)
             break
         except OSError:
             if not waited:
@@ -75,7 +75,7 @@ def acquire(path: Path, stage: str, say=print) -> int:
     if waited:
         say(f"{stage}: got the GPU after {time.monotonic() - started:.1f} s")
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{stage} pid {os.getpid()} since {job.now_iso()}\n".encode(), 0)
+    os.pwrite(fd, f"{stage} pid {os.getpid()} since {job_locks.now_iso()}\n".encode(), 0)
     os.set_inheritable(fd, True)
     return fd
 
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = command[1:]
     if not command:
         parser.error("a command to run is needed after --")
-    values = job.effective_settings(os.environ)
+    values = job_params.effective_settings(os.environ)
     path = lock_path((values.get("DEVICE") or "cpu").strip().lower(), values.get("OUT_DIR") or "out", os.environ)
     if path is not None and args.stage in GPU_STAGES:
         acquire(path, args.stage, say=lambda text: print(text, file=sys.stderr, flush=True))

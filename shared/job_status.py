@@ -1,7 +1,7 @@
 """`make status`: each stage of FILE's job as done / out of date (and why) / missing, read only.
 
 Nothing is written, deleted or created: the params a run would write are computed in memory
-(shared.job.stage_parameters) and compared with the job's params files, the outputs' times
+(shared.job_params.stage_parameters) and compared with the job's params files, the outputs' times
 are compared with their inputs', and the job's run lock is only looked at. So looking never
 makes the next run redo work, and a file never run gets no job directory.
 
@@ -35,7 +35,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
 
 
 def params_text(name: str, entry: Mapping[str, Any]) -> str:
-    """The params file's exact text (what shared.job.write_parameters writes)."""
+    """The params file's exact text (what shared.job_params.write_parameters writes)."""
     return json.dumps({"stage": name.split(".")[0], "parameters": dict(entry)}, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
@@ -75,9 +75,9 @@ def params_changes(directory: str | os.PathLike[str], name: str, entry: Mapping[
 
 def running(directory: Path) -> str | None:
     """``make pid N since T`` when a run holds the job's run lock; looks only."""
-    from shared import job
+    from shared import job_locks
 
-    lock = directory / job.RUN_LOCK_FILE
+    lock = directory / job_locks.RUN_LOCK_FILE
     if os.name == "nt" or not lock.is_file():
         return None
     import fcntl
@@ -89,7 +89,7 @@ def running(directory: Path) -> str | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError:
-        pid, since = job.run_lock_owner(directory)
+        pid, since = job_locks.run_lock_owner(directory)
         return f"make pid {pid} since {since}" if pid else "another make run"
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
@@ -146,15 +146,15 @@ def stage_states(directory: Path, targets: Sequence[tuple[str, str]], params: Ma
 
 
 def status_lines(directory: Path, targets: Sequence[tuple[str, str]], environ: Mapping[str, str]) -> list[str]:
-    from shared import job
+    from shared import job, job_manifest, job_params
 
-    values = job.effective_settings(environ)
+    values = job_params.effective_settings(environ)
     file = environ.get("FILE", "") or values.get("FILE", "")
-    params = job.stage_parameters(job.check_input(file), values)
+    params = job_params.stage_parameters(job.check_input(file), values)
     if not directory.is_dir():
         return [f"job {directory}: nothing has run for this FILE yet (make transcribe|translate|subtitle FILE=... starts it)",
                 *(f"  {key:<14} missing" for key, _target in targets)]
-    manifest = job.read_manifest(directory)["stages"]
+    manifest = job_manifest.read_manifest(directory)["stages"]
     holder = running(directory)
     lines = [f"job {directory}" + (f"  (running now: {holder})" if holder else "")]
     for key, state in stage_states(directory, targets, params, values.get("MUX_TRACKS", "")).items():

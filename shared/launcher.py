@@ -68,7 +68,7 @@ def alive(pid: int) -> bool:
     if pid <= 0:
         return False
     if os.name == "nt":
-        from shared.job import _windows_pid_alive
+        from shared.atomic import _windows_pid_alive
 
         return _windows_pid_alive(pid)
     stat = _proc_stat(pid)

@@ -48,7 +48,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import model_integrity, models, policy, progress
+from shared import model_integrity, models, policy, progress, selection
 from shared import settings as settings_mod
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def make_context(args: argparse.Namespace, environ: Mapping[str, str]) -> Contex
     cache = policy.cache_root({"MODEL_CACHE_DIR": cache_setting}, root)
     token = args.token or environ.get("HF_TOKEN", "") or values.get("HF_TOKEN", "") or environ.get("HUGGING_FACE_HUB_TOKEN", "")
     token = token.strip() or None
-    return Context(root=root, cache=cache, values=dict(values), hw_class=models.hardware_class(root, values), token=token)
+    return Context(root=root, cache=cache, values=dict(values), hw_class=policy.hardware_class(root, values), token=token)
 
 
 def selected_ids(args: argparse.Namespace, ctx: Context) -> list[str]:
@@ -397,11 +397,11 @@ def cmd_status(ctx: Context, ids: Sequence[str]) -> int:
     print(f"last full verify: {last['verified_at']} ({last['files']} files, {last['failures']} failed)" if last else
           "last full verify: never (./cache-models.sh --verify hashes every file)")
     for workflow in status_workflows(ctx, ids):
-        problems = models.workflow_problems(workflow, ctx.values, ctx.cache, ctx.root)
+        problems = selection.workflow_problems(workflow, ctx.values, ctx.cache, ctx.root)
         print(f"workflow {workflow}: {'ready offline' if not problems else 'NOT ready'}")
         for line in problems:
             print(f"  missing: {line}")
-        for line in models.workflow_optional(workflow, ctx.values, ctx.cache, ctx.root):
+        for line in selection.workflow_optional(workflow, ctx.values, ctx.cache, ctx.root):
             print(f"  optional: {line}")
         ok = ok and not problems
     return EXIT_OK if ok else EXIT_FAILED
@@ -412,7 +412,7 @@ def status_workflows(ctx: Context, ids: Sequence[str]) -> list[str]:
     if not ids:
         return list(WORKFLOWS)
     wanted = set(ids)
-    return [w for w in WORKFLOWS if wanted & set(models.workflow_model_ids(w, ctx.values, ctx.root))]
+    return [w for w in WORKFLOWS if wanted & set(selection.workflow_model_ids(w, ctx.values, ctx.root))]
 
 
 def plan(ctx: Context, ids: Sequence[str]) -> tuple[list[models.ModelSpec], list[models.ModelSpec], list[models.ModelSpec]]:

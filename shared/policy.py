@@ -1,6 +1,6 @@
 """One place for every pipeline decision that more than one module needs.
 
-- the stages, in run order, and the GPU-heavy ones (the Makefile, job.py, gpu_lock and the
+- the stages, in run order, and the GPU-heavy ones (the Makefile, job_params.py, gpu_lock and the
   environment registry are checked against :data:`STAGES` / :data:`GPU_STAGES` by
   tests/unit/test_policy.py);
 - every setting's default, read once from config/pipeline.env (:func:`default`,
@@ -11,7 +11,12 @@
 - every ``auto``: VAD, SEPARATE, ASR_BACKEND, DEVICE, COMPUTE_TYPE (:func:`resolve_auto`,
   :func:`vad_backend`, :func:`separate_on`, :func:`asr_backend`), decided from the hardware
   class and config/models.toml's ``[defaults.<class>]``, so the stage, the offline flag and
-  cache-models agree about which model a run needs;
+  cache-models agree about which model a run needs; DIARIZE (:func:`diarize_decision`, asked
+  by the diarize stage and by shared.selection);
+- which model each stage loads is shared.selection (built on these decisions and the
+  registry of shared.models), the ASR model included (selection.choose_asr_model);
+- what value each setting accepts is shared.validation (:data:`VALIDATORS`; preflight runs
+  them and reports);
 - which secret each stage may see (config/environments.toml ``[secrets]``,
   :func:`stage_secrets`).
 
@@ -26,6 +31,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared import settings as settings_mod
 
@@ -33,6 +39,9 @@ try:
     import tomllib
 except ImportError:  # Python 3.10: the common environment carries tomli
     import tomli as tomllib  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from shared.speech.speakers import SpeakerCount
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +231,29 @@ def resolve_auto(name: str, values: Mapping[str, str], root: Path = REPO_ROOT) -
     if name == "ASR_BACKEND":
         return asr_backend(values, root)
     return value
+
+
+def diarize_decision(setting: str, count: SpeakerCount, workflow_asks: bool = False) -> tuple[bool, str]:
+    """(run diarization?, why) for DIARIZE=auto|on|off.
+
+    auto runs it when more than one speaker is likely (SPEAKERS or MIN_SPEAKERS above 1)
+    or the workflow asks for speakers (``workflow_asks``: SUB_SPEAKER_LABELS=names). It
+    never guesses from the audio, so auto on a plain run costs nothing.
+    """
+    value = (setting or "auto").strip().lower()
+    if value in ("on", "1", "true", "yes"):
+        return True, "DIARIZE=on"
+    if value in ("off", "0", "false", "no"):
+        return False, "DIARIZE=off"
+    if value != "auto":
+        raise ValueError(f"DIARIZE must be auto, on or off, not {setting!r}")
+    if count.speakers > 1 or count.min_speakers > 1:
+        return True, "DIARIZE=auto: SPEAKERS/MIN_SPEAKERS say more than one speaker"
+    if count.speakers == 1:
+        return False, "DIARIZE=auto: SPEAKERS=1"
+    if workflow_asks:
+        return True, "DIARIZE=auto: speaker names or labels are asked for"
+    return False, "DIARIZE=auto: no sign of more than one speaker (set DIARIZE=on or SPEAKERS=N)"
 
 
 # ---- which stage gets which secret ---------------------------------------------------

@@ -193,6 +193,15 @@ class SubtitleTrack(TypedDict, total=False):
     files: dict[str, str]  # format (srt, vtt, ass) -> path relative to the folder of tracks.json
     sdh: bool  # for the deaf and hard of hearing: the text names the speakers (SUB_SPEAKER_LABELS=names)
     forced: bool  # only for a hand-made track (MUX_TRACKS=): the subtitle stage never writes a forced track
+    # Written by the subtitle stage beside the above, for people and the manifest; mux reads none of them.
+    json: str  # the track's cue file (CueFile), relative like files
+    text: str  # its plain text, one sentence a line
+    qc: str  # its rule report
+    cues: int
+    violations: int
+    cues_breaking_rules: int
+    by_rule: dict[str, int]
+    segmentation: dict[str, Any]
 
 
 class _SubtitleTracksRequired(TypedDict):
@@ -215,7 +224,7 @@ class SubtitleTracks(_SubtitleTracksRequired, total=False):
 
 # ---- every stage: manifest.json ---------------------------------------------------------
 class StageEntry(TypedDict, total=False):
-    """One stage's record in manifest.json (shared.job.StageRun writes it)."""
+    """One stage's record in manifest.json (shared.job_manifest.StageRun writes it)."""
 
     stage: str
     inputs: list[str]
@@ -302,3 +311,31 @@ class SpeakerInfo(TypedDict):
 
 class SpeakerWord(Word, total=False):
     speaker: str  # aligned.json, when diarization ran
+
+
+# ---- subtitle: subs/<name>.<lang>.json (one per track, beside its srt/vtt/ass) ----------
+class CueRecord(TypedDict, total=False):
+    index: int  # 1-based, as in the srt
+    start: float
+    end: float
+    lines: list[str]
+    words: list[int]  # indices into the track's words (aligned words, or translated tokens)
+    speech_start: float
+    speech_end: float
+    speakers: list[str]  # when diarization ran
+
+
+class _CueFileRequired(TypedDict):
+    schema_version: int
+    kind: Literal["cues"]
+    fps: float
+    cues: list[CueRecord]
+
+
+class CueFile(_CueFileRequired, total=False):
+    """A track's cues with their timing facts (the review page and export read it)."""
+
+    language: str  # source/target tracks
+    languages: list[str]  # bilingual: [source, target]
+    role: Literal["source", "target", "bilingual"]
+    tokens: list[str]  # target tracks: the translated tokens ``words`` index

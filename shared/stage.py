@@ -18,15 +18,19 @@ pyproject.toml instead of a ``noqa`` on every import.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from shared import job
+from shared import atomic, stage_log
 from shared.schema import AUDIO_SAMPLE_RATE, SchemaError, check_kind
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,7 +70,7 @@ def start(stage: str, job_dir: Path | None, default_dir: Path, verbose: bool = F
     directory = Path(job_dir or default_dir)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        job.configure_logging(stage, directory, verbose)
+        stage_log.configure_logging(stage, directory, verbose)
     except OSError as exc:
         raise click.BadParameter(f"cannot write {directory}: {exc.strerror or exc}", param_hint="--job-dir / OUT_DIR") from None
     return directory
@@ -75,7 +79,7 @@ def start(stage: str, job_dir: Path | None, default_dir: Path, verbose: bool = F
 def clean_stale(*outputs: str | os.PathLike[str]) -> None:
     """Remove the temporaries of ``outputs`` that killed runs left behind."""
     for output in outputs:
-        job.remove_stale_temporaries(output)
+        atomic.remove_stale_temporaries(output)
 
 
 def read_input(path: str | os.PathLike[str], kind: str | tuple[str, ...], hint: str) -> dict:
@@ -102,3 +106,12 @@ def check_audio(audio: str | os.PathLike[str], hint: str = "AUDIO", mono: bool =
         wanted = "16 kHz mono" if mono else "16 kHz"
         raise click.BadParameter(f"{audio}: {shape}; the speech stages read {wanted} (re-run demux)", param_hint=hint)
     return meta
+
+
+def test_pause(stage: str) -> None:
+    """Sleep when PIPELINE_TEST_PAUSE is ``<stage>:<seconds>``: lets tests kill a stage mid-write."""
+    spec = os.environ.get("PIPELINE_TEST_PAUSE", "")
+    name, _, seconds = spec.partition(":")
+    if name == stage and seconds:
+        log.debug("pausing %s s for a test", seconds)
+        time.sleep(float(seconds))

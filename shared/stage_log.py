@@ -1,6 +1,7 @@
 """Every failure of a stage is in its log (``JOB/logs/<stage>.log``), the traceback only there.
 
-shared.job.configure_logging calls :func:`install` once the stage's handlers exist:
+:func:`configure_logging` (a stage's main, through shared.stage.start) sets the stage's
+handlers and calls :func:`install`:
 
 - what the stage (or click, or a library) writes to stderr goes to the terminal as before
   and, line by line, into the log too: click's ``Error: Invalid value for FILE: ...``
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import sys
 import traceback
@@ -106,3 +108,31 @@ def install(stage: str, log_path: Path, file_handler: logging.Handler, verbose: 
         terminal.flush()
 
     sys.excepthook = excepthook
+
+
+class _JobLogFile(logging.FileHandler):
+    """The job's log file; on a full disk it stops writing instead of printing a traceback per line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            if not getattr(self, "_failed", False):
+                self._failed = True
+                print(f"{record.name}: cannot write the log {self.baseFilename}: {error.strerror or error}", file=sys.stderr)
+            return
+        super().handleError(record)
+
+
+def configure_logging(stage: str, directory: str | os.PathLike[str], verbose: bool = False) -> Path:
+    """(A stage's main only.) Log to stderr and append to ``logs/<stage>.log``; the log path."""
+    log_path = Path(directory) / "logs" / f"{stage}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    to_stderr = logging.StreamHandler(sys.stderr)
+    to_stderr.setFormatter(logging.Formatter(f"{stage}: %(message)s"))
+    to_file = _JobLogFile(log_path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter(f"%(asctime)s {stage} %(levelname)s %(message)s"))
+    root.handlers[:] = [to_stderr, to_file]
+    install(stage, log_path, to_file, verbose)  # stderr lines, log-only tracebacks and uncaught errors into the log too
+    return log_path

@@ -23,9 +23,9 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, model_integrity
+from shared import atomic, job_manifest, model_integrity
 from shared import stage as skeleton
-from shared.schema import SchemaError, check_kind
+from shared.schema import AlignedTranscript, SchemaError, check_kind
 from shared.speech import align as align_mod
 from shared.speech import speakers as speakers_mod
 from shared.speech import stage as speech_stage
@@ -106,10 +106,10 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
     except models.RegistryError as exc:
         raise click.BadParameter(str(exc), param_hint="transcript model") from None
 
-    job.remove_stale_temporaries(output)
-    job.remove_stale_temporaries(txt)
+    atomic.remove_stale_temporaries(output)
+    atomic.remove_stale_temporaries(txt)
     parameters = {"align": method_setting, "method": method, "language": language, "device": device}
-    with job.StageRun("align", job_dir, [str(transcript_json), str(audio)], [str(output), str(txt)], parameters,
+    with job_manifest.StageRun("align", job_dir, [str(transcript_json), str(audio)], [str(output), str(txt)], parameters,
                       packages=("whisperx", "faster-whisper", "transformers", "torch"), tools=(), model=model_id,
                       device=device) as run:
         run.audio_seconds = meta.duration
@@ -121,14 +121,19 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
         if turns is not None:  # diarization ran: a speaker on every word and segment, split at changes
             segments, speaker_counts = speakers_mod.assign(segments, turns)
             counts = {**counts, **speaker_counts}
-        aligned = {**transcript, "kind": "aligned", "segments": segments}
+        aligned = AlignedTranscript(
+            schema_version=transcript["schema_version"], kind="aligned", language=transcript["language"],
+            language_probability=transcript.get("language_probability"), backend=transcript.get("backend", ""),
+            model=transcript.get("model", ""), duration=transcript.get("duration", 0.0), segments=segments,
+            removed=transcript.get("removed", []),
+        )
         run.details = counts
         log.info("%d words timed by %s (%d interpolated; %d with digits or symbols, %d of them interpolated)",
                  counts["words"], method, counts["interpolated"], counts["symbol_words"],
                  counts["symbol_words_interpolated"])
-        job.write_json(output, aligned)
-        job.write_text(txt, speakers_mod.transcript_text(segments, names))
-        job.test_pause("align")
+        atomic.write_json(output, aligned)
+        atomic.write_text(txt, speakers_mod.transcript_text(segments, names))
+        skeleton.test_pause("align")
 
 
 def _speakers(path: Path, names_text: str) -> tuple[list[dict] | None, dict[str, str]]:

@@ -21,9 +21,9 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, languages, model_integrity, settings
+from shared import atomic, job_manifest, languages, model_integrity, settings
 from shared import stage as skeleton
-from shared.schema import SCHEMA_VERSION, SchemaError, check_kind
+from shared.schema import SCHEMA_VERSION, SchemaError, TranscriptFile, check_kind
 from shared.speech import asr as asr_mod
 from shared.speech import guards
 from shared.speech import stage as speech_stage
@@ -80,7 +80,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
          logprob_threshold: str, no_speech_threshold: str, script_prompt: str, glossary: str, device: str, compute_type: str,
          batch_size: int, threads: int, verbose: bool) -> None:
     """Transcribe the speech chunks of SPEECH_JSON from AUDIO."""
-    from shared import models
+    from shared import models, policy
 
     job_dir = skeleton.start("asr", job_dir, output.parent, verbose)
     speech_stage.quiet_libraries()
@@ -116,15 +116,15 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         raise click.BadParameter(str(exc), param_hint="ASR settings") from None
 
     root = speech_stage.repo_root()
-    hw_class = models.hardware_class(root, {"DEVICE": device})
-    from shared import preflight
+    hw_class = policy.hardware_class(root, {"DEVICE": device})
+    from shared import selection
 
     try:
         model_id, model_path, why = asr_mod.select_model(model_setting, name, hw_class, speech_stage.cache_dir(), root,
                                                          lang)
     except models.ModelNotCached as exc:
         raise click.ClickException(str(exc)) from exc
-    except preflight.AsrModelProblem as exc:
+    except selection.AsrModelProblem as exc:
         raise click.ClickException(str(exc)) from exc
     except models.RegistryError as exc:
         raise click.BadParameter(str(exc), param_hint="ASR_MODEL") from None
@@ -133,10 +133,10 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
     chunks = speech["chunks"]
     regions = [(r["start"], r["end"]) for r in speech["regions"]]
 
-    job.remove_stale_temporaries(output)
+    atomic.remove_stale_temporaries(output)
     parameters = {"backend": name, "model": model_id, "model_choice": why, **decoder.effective_settings(),
                   "glossary": glossary or None, "glossary_terms": len(terms), "script_prompt": script_phrase}
-    with job.StageRun("asr", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,
+    with job_manifest.StageRun("asr", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,
                       packages=("faster-whisper", "ctranslate2", "mlx-whisper"), tools=(), model=model_id,
                       device=parameters["device"]) as run:
         run.audio_seconds = meta.duration
@@ -146,10 +146,10 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         result = decoder.transcribe(audio, chunks)
         if result.language == "und" and len(spec.languages) == 1 and spec.languages[0] != "*":
             result.language = spec.languages[0]  # no speech to detect on; the model knows one language
-        refusal = None if lang else preflight.detected_language_problem(model_id, result.language,
+        refusal = None if lang else selection.detected_language_problem(model_id, result.language,
                                                                         result.language_probability, root, hw_class)
         if refusal:
-            raise click.ClickException(refusal) from preflight.AsrModelProblem(refusal)  # nothing written: the stage fails before its output
+            raise click.ClickException(refusal) from selection.AsrModelProblem(refusal)  # nothing written: the stage fails before its output
         probability = f" (probability {result.language_probability:.2f})" if result.language_probability is not None else ""
         log.info("language %s%s%s, model %s (%s)", result.language, probability, "" if lang else " detected",
                  model_id, why)
@@ -172,15 +172,15 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         if opts.word_timestamps:  # a guard that rewrote a segment's text leaves its words to the aligner
             result.details["words_dropped_by_guards"] = asr_mod.keep_matching_words(kept)
             result.details["segments_with_words"] = sum(1 for seg in kept if "words" in seg)
-        transcript = {
-            "schema_version": SCHEMA_VERSION, "kind": "transcript", "language": result.language,
-            "language_probability": result.language_probability, "backend": name, "model": model_id,
-            "duration": round(meta.duration, 3), "segments": kept, "removed": removed,
-        }
+        transcript = TranscriptFile(
+            schema_version=SCHEMA_VERSION, kind="transcript", language=result.language,
+            language_probability=result.language_probability, backend=name, model=model_id,
+            duration=round(meta.duration, 3), segments=kept, removed=removed,
+        )
         run.details = {**result.details, "segments": len(kept), "removed": removed, "language": result.language,
                        "language_probability": result.language_probability}
-        job.write_json(output, transcript)
-        job.test_pause("asr")
+        atomic.write_json(output, transcript)
+        skeleton.test_pause("asr")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, media, settings
+from shared import atomic, job_manifest, job_params, media, settings
 from shared import stage as skeleton
 from shared.schema import ASSUMED_FPS, AUDIO_SAMPLE_RATE, SCHEMA_VERSION, AudioTrack, MediaInfo
 
@@ -156,7 +156,7 @@ def main(input_file: Path, output: Path, media_json: Path | None, job_dir: Path 
 
     videos = [s for s in info["streams"] if s.get("codec_type") == "video" and not media.is_picture(s)]
     fps = media.frame_rate(videos[0]) if videos else None
-    source = Path(job.input_identity(input_file))
+    source = Path(job_params.input_identity(input_file))
     facts = MediaInfo(
         schema_version=SCHEMA_VERSION, kind="media", source=str(source),
         container=str(info["format"].get("format_name", "")), duration=round(total, 3),
@@ -166,10 +166,10 @@ def main(input_file: Path, output: Path, media_json: Path | None, job_dir: Path 
     )
     parameters = {"audio_track": audio_track, "start": start, "end": end}
     skeleton.clean_stale(output, media_json)
-    with job.StageRun("demux", job_dir, [str(source)], [str(output), str(media_json)], parameters) as run:
+    with job_manifest.StageRun("demux", job_dir, [str(source)], [str(output), str(media_json)], parameters) as run:
         run.audio_seconds = clip_seconds
         run.details = {"track": tracks[selected], "clip": [clip_start, clip_end]}
-        with job.atomic_path(output) as wav_tmp, job.atomic_path(media_json) as json_tmp:
+        with atomic.atomic_path(output) as wav_tmp, atomic.atomic_path(media_json) as json_tmp:
             args = []
             if clip_start > 0:
                 args += ["-ss", f"{clip_start:.6f}"]
@@ -192,7 +192,7 @@ def main(input_file: Path, output: Path, media_json: Path | None, job_dir: Path 
                     f"{input_file}: decoded only {got:.2f} s of audio where {expected:.2f} s were expected: "
                     "the file is truncated or damaged", param_hint="FILE")
             json_tmp.write_text(json.dumps(facts, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            job.test_pause("demux")
+            skeleton.test_pause("demux")
 
 
 if __name__ == "__main__":

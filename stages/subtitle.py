@@ -44,11 +44,11 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, outcome, settings
+from shared import job, job_manifest, outcome, settings
 from shared import stage as skeleton
 from shared.languages import file_tag
 from shared.review.edits import apply_edits
-from shared.schema import SCHEMA_VERSION, SchemaError, check_kind
+from shared.schema import SCHEMA_VERSION, CueFile, CueRecord, SchemaError, SubtitleTrack, SubtitleTracks, check_kind
 from shared.speech import speakers as speakers_mod
 from shared.subtitles import checker, formats, quality, shots
 from shared.subtitles.builder import Cue, TimedWord, build_cues, words_per_sentence
@@ -203,16 +203,16 @@ def write_track(out_dir: Path, stem: str, cues: list[Cue], rules: Rules, fps: fl
     shown = ([[names.get(label, label) for label in labels] for labels in speakers]
              if speakers and speaker_labels == "names" else None)
     files = formats.write_track(subs, out_dir / stem, fmts, speaker_labels=shown)
-    cue_json = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "cues",
-        "fps": fps,
-        "cues": [{"index": n, "start": round(c.start, 3), "end": round(c.end, 3), "lines": list(c.lines),
-                  "words": list(c.words), "speech_start": round(c.speech_start, 3), "speech_end": round(c.speech_end, 3),
-                  **({"speakers": list(speakers[n - 1])} if speakers else {})}
-                 for n, c in enumerate(cues, 1)],
+    cue_json = CueFile(
+        schema_version=SCHEMA_VERSION,
+        kind="cues",
+        fps=fps,
+        cues=[CueRecord(index=n, start=round(c.start, 3), end=round(c.end, 3), lines=list(c.lines),
+                        words=list(c.words), speech_start=round(c.speech_start, 3), speech_end=round(c.speech_end, 3),
+                        **({"speakers": list(speakers[n - 1])} if speakers else {}))
+              for n, c in enumerate(cues, 1)],
         **extra,
-    }
+    )
     formats.write_json(out_dir / f"{stem}.json", cue_json)
     formats.atomic_write_text(out_dir / f"{stem}.txt", "".join(f"{line}\n" for line in text_lines))
     report = _qc(subs, cues, rules, fps, fps_assumed, fmts, files[fmts[0]], per_word)
@@ -329,7 +329,7 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
                   "bilingual": bilingual, "name": name, "costs": costs.as_dict(), "qc": qc_mode,
                   "shot_changes": shot_spec, "shot_threshold": shot_threshold, "shot_snap_frames": snap_frames}
     inputs = [str(aligned), *map(str, translations), *([str(media_json)] if media_json else [])]
-    with job.StageRun("subtitle", job_dir, inputs, [str(output)], parameters, packages=("click", "pysubs2", "regex"),
+    with job_manifest.StageRun("subtitle", job_dir, inputs, [str(output)], parameters, packages=("click", "pysubs2", "regex"),
                       tools=()) as run:
         if fps_assumed:
             log.info("no video frame rate: %g fps assumed for the frame-based rules", fps)
@@ -345,7 +345,7 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
                                  **timing)
         joiner = joiner_for(source_lang)
         sentences = [joiner.join(words[i].text.strip() for i in s) for s in words_per_sentence(words)]
-        tracks = [dict(role="source", language=source_lang,
+        tracks = [SubtitleTrack(role="source", language=source_lang,
                        **write_track(out_dir, f"{name}.{source_lang}", source_cues, rules, text_lines=sentences,
                                      extra={"language": source_lang, "role": "source"},
                                      word_speakers=[w.speaker for w in words] if has_speakers else None, **common))]
@@ -358,19 +358,19 @@ def build(aligned: Path, translations: tuple[Path, ...], output: Path, media_jso
             text_lines = [str(s.get("text", "")).strip() for s in track_sentences(data)]
             # each translated token carries the speaker of its source words (shared.subtitles.translated)
             token_speakers = [t.speaker for t in track.tokens] if has_speakers else None
-            tracks.append(dict(role="target", language=lang,
+            tracks.append(SubtitleTrack(role="target", language=lang,
                                **write_track(out_dir, f"{name}.{lang}", track.cues, rules, text_lines=text_lines,
                                              extra={"language": lang, "role": "target", "tokens": [t.text for t in track.tokens]},
                                              word_speakers=token_speakers, **common)))
             if bilingual:
                 cues = bilingual_cues(track, words, rules, source_lang)
                 both = [f"{s.get('source', '').strip()}\n{s.get('text', '').strip()}\n" for s in track_sentences(data)]
-                tracks.append(dict(role="bilingual", language=lang, languages=[source_lang, lang],
+                tracks.append(SubtitleTrack(role="bilingual", language=lang, languages=[source_lang, lang],
                                    **write_track(out_dir, f"{name}.{source_lang}-{lang}", cues, bilingual_rules(rules),
                                                  text_lines=both, extra={"languages": [source_lang, lang], "role": "bilingual"},
                                                  word_speakers=token_speakers, **common)))
-        formats.write_json(output, {"schema_version": SCHEMA_VERSION, "kind": "subtitles", "name": name, "fps": fps,
-                                    "fps_assumed": fps_assumed, "tracks": tracks})
+        formats.write_json(output, SubtitleTracks(schema_version=SCHEMA_VERSION, kind="subtitles", name=name, fps=fps,
+                                                  fps_assumed=fps_assumed, tracks=tracks))
         run.details = {"qc": qc_mode, "tracks": [
             {"language": t["language"], "role": t["role"], "cues": t["cues"], "violations": t["violations"],
              "cues_breaking_rules": t["cues_breaking_rules"], "by_rule": t["by_rule"],

@@ -24,7 +24,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, policy, settings
+from shared import atomic, job, job_manifest, policy, settings
 from shared import stage as skeleton
 from shared.languages import Language, UnknownLanguage, resolve_language
 from shared.schema import SCHEMA_VERSION, Translation
@@ -145,7 +145,7 @@ def main(aligned_json: Path, output: Path, tgt: str, src: str, translator: str, 
     parameters = {"source": source.code, "target": target.code, "translator": translator, "backend": backend,
                   "postedit": postedit, "glossary_terms": len(glossary), "batch_size": batch_size, "beams": beams,
                   "max_tokens": max_tokens}
-    with job.StageRun("translate", job_dir, [str(aligned_json)], [str(output)], parameters, key=f"translate.{tgt}",
+    with job_manifest.StageRun("translate", job_dir, [str(aligned_json)], [str(output)], parameters, key=f"translate.{tgt}",
                       packages=("transformers", "torch", "ctranslate2", "IndicTransToolkit"), tools=(),
                       model=model_id or None, device=device) as run:
         try:
@@ -162,8 +162,8 @@ def main(aligned_json: Path, output: Path, tgt: str, src: str, translator: str, 
                        "glossary_terms_lost": result.lost_terms, "postedit_fallbacks": result.postedit_fallbacks}
         log.info("%d sentence(s) %s -> %s: %s", len(result.sentences), source.code, target.code,
                  ", ".join(f"{k} {v}" for k, v in sorted(result.methods.items())) or "none")
-        job.write_json(output, translation)
-        job.test_pause("translate")
+        atomic.write_json(output, translation)
+        skeleton.test_pause("translate")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import click
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import job, model_integrity
+from shared import atomic, job_manifest, model_integrity
 from shared import stage as skeleton
 from shared.speech import stage as speech_stage
 from shared.speech import vad as vad_mod
@@ -69,9 +69,9 @@ def main(audio: Path, output: Path, job_dir: Path | None, backend: str, device: 
     except speech_stage.ModelMissing as exc:
         raise click.ClickException(str(exc)) from None
 
-    job.remove_stale_temporaries(output)
+    atomic.remove_stale_temporaries(output)
     parameters = {"vad": backend, "backend": name, "device": device, **opts.as_dict()}
-    with job.StageRun("vad", job_dir, [str(audio)], [str(output)], parameters, packages=("silero-vad", "onnxruntime", "pyannote.audio"),
+    with job_manifest.StageRun("vad", job_dir, [str(audio)], [str(output)], parameters, packages=("silero-vad", "onnxruntime", "pyannote.audio"),
                       tools=(), model=detector.model_id, device=device) as run:
         run.audio_seconds = meta.duration
         regions = detector.detect(audio, meta.duration)
@@ -80,8 +80,8 @@ def main(audio: Path, output: Path, job_dir: Path | None, backend: str, device: 
         run.details = {"regions": len(regions), "chunks": len(info["chunks"]), "speech_seconds": round(speech, 3)}
         click.echo(f"vad: {len(regions)} speech regions ({speech:.1f} s of {meta.duration:.1f} s) in "
                    f"{len(info['chunks'])} chunks", err=True)
-        job.write_json(output, info)
-        job.test_pause("vad")
+        atomic.write_json(output, info)
+        skeleton.test_pause("vad")
 
 
 if __name__ == "__main__":

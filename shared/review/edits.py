@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared import job
+from shared import atomic, job_locks
 from shared.schema import SCHEMA_VERSION
 from shared.subtitles.builder import Cue
 
@@ -141,8 +141,8 @@ def write_changes(job_dir: Path, track: str, changes: Sequence[Mapping[str, Any]
     path = edits_path(job_dir, track)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
-        job.write_text(path.with_name(track + PREVIOUS_SUFFIX), path.read_text(encoding="utf-8"))
-    job.write_json(path, {"schema_version": SCHEMA_VERSION, "kind": "edits", "track": track, "saved": job.now_iso(),
+        atomic.write_text(path.with_name(track + PREVIOUS_SUFFIX), path.read_text(encoding="utf-8"))
+    atomic.write_json(path, {"schema_version": SCHEMA_VERSION, "kind": "edits", "track": track, "saved": job_locks.now_iso(),
                           "changes": list(changes)})
     return path
 
@@ -186,7 +186,7 @@ def changes_from_review(base: Sequence[CueText], edited: Sequence[Mapping[str, A
     covered = {i for first, last in merged for i in range(first, last + 1)}
     groups = [(first, last) for first, last in merged] + [(i, i) for i in range(len(base)) if i not in covered]
     previous_at = {json.dumps({"from": p["from"], "to": p["to"]}, sort_keys=True): p.get("at", "") for p in previous}
-    now = job.now_iso()
+    now = job_locks.now_iso()
     changes = []
     for first, last in sorted(groups):
         sources = list(base[first:last + 1])
@@ -351,7 +351,7 @@ def apply_edits(subs_dir: Path, track: str, cues: list[Cue]) -> list[Cue]:
         before = " | ".join(c["text"].replace("\n", " ") for c in change["from"]) or "(insert)"
         log.warning("%s: edit of %r (%s) not placed: %s", track, before, ", ".join(change["what"]), change["reason"])
     log.info("%s: %d of %d edits applied from %s", track, len(result.placed), len(changes), path)
-    job.write_json(report, {"schema_version": SCHEMA_VERSION, "kind": "edits-report", "track": track,
+    atomic.write_json(report, {"schema_version": SCHEMA_VERSION, "kind": "edits-report", "track": track,
                             "edits": str(path), "applied": len(result.placed), "unplaced": result.unplaced,
                             "base": [cue_dict(c) for c in cues], "origins": result.origins})
     return result.cues

@@ -444,13 +444,13 @@ def select_model(requested: str, backend: str, hw_class: str, cache: Path, root:
                  language: str | None = None) -> tuple[str, Path, str]:
     """(model id, cached path, why) for ASR_MODEL=``requested`` on ``backend`` and SRC ``language`` (None: auto).
 
-    The choice is shared.preflight.choose_asr_model, the same one preflight makes: an
+    The choice is shared.selection.choose_asr_model, the same one preflight makes: an
     explicit id must be cached (else ModelNotCached names the fix); with ASR_MODEL empty the
     hardware class's default is used, and on a CPU, when it is not cached, a cached model of
     the same backend stands in only when it can do the language (AsrModelProblem otherwise).
     """
     from shared import models
-    from shared.preflight import choose_asr_model
+    from shared.selection import choose_asr_model
 
     model_id, why = choose_asr_model(requested, ASR_BACKENDS[backend].model_backend, hw_class, cache, root,
                                      language, backend)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.speech import audio as audio_io
-from shared.speech.speakers import SpeakerCount, decide  # noqa: F401 - part of this module's interface
+from shared.speech.speakers import SpeakerCount
 
 log = logging.getLogger(__name__)
 

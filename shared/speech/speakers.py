@@ -162,7 +162,7 @@ def assign(segments: Sequence[dict], turns: Iterable[Turn | Mapping[str, Any]]) 
                    "speakers": len({s.get("speaker") for s in split if s.get("speaker")})}
 
 
-# ---- how many speakers, and whether to diarize at all ----------------------------------
+# ---- how many speakers (whether to diarize at all: shared.policy.diarize_decision) ------
 @dataclass(frozen=True)
 class SpeakerCount:
     """The speaker count asked for: exact (``speakers``) or a range; 0 means not given."""
@@ -183,29 +183,6 @@ class SpeakerCount:
 
     def as_dict(self) -> dict[str, int]:
         return {"speakers": self.speakers, "min_speakers": self.min_speakers, "max_speakers": self.max_speakers}
-
-
-def decide(setting: str, count: SpeakerCount, workflow_asks: bool = False) -> tuple[bool, str]:
-    """(run diarization?, why) for DIARIZE=auto|on|off.
-
-    auto runs it when more than one speaker is likely (SPEAKERS or MIN_SPEAKERS above 1)
-    or the workflow asks for speakers (``workflow_asks``: SUB_SPEAKER_LABELS=names). It
-    never guesses from the audio, so auto on a plain run costs nothing.
-    """
-    value = (setting or "auto").strip().lower()
-    if value in ("on", "1", "true", "yes"):
-        return True, "DIARIZE=on"
-    if value in ("off", "0", "false", "no"):
-        return False, "DIARIZE=off"
-    if value != "auto":
-        raise ValueError(f"DIARIZE must be auto, on or off, not {setting!r}")
-    if count.speakers > 1 or count.min_speakers > 1:
-        return True, "DIARIZE=auto: SPEAKERS/MIN_SPEAKERS say more than one speaker"
-    if count.speakers == 1:
-        return False, "DIARIZE=auto: SPEAKERS=1"
-    if workflow_asks:
-        return True, "DIARIZE=auto: speaker names or labels are asked for"
-    return False, "DIARIZE=auto: no sign of more than one speaker (set DIARIZE=on or SPEAKERS=N)"
 
 
 # ---- display names ---------------------------------------------------------------------

@@ -12,9 +12,13 @@ import logging
 import math
 import os
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from shared.speech import audio as audio_io
 from shared.speech.lazy import numpy as np
+
+if TYPE_CHECKING:
+    from shared.schema import SpeechInfo
 
 log = logging.getLogger(__name__)
 
@@ -444,7 +448,7 @@ def choose_backend(setting: str, device: str) -> str:
     return setting
 
 
-def speech_info(backend: VadBackend, regions: list[Region], duration: float) -> dict:
+def speech_info(backend: VadBackend, regions: list[Region], duration: float) -> SpeechInfo:
     """The speech.json document for ``regions`` found by ``backend``."""
     from shared.schema import SCHEMA_VERSION, SpeechInfo, SpeechRegion
 

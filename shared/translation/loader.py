@@ -17,7 +17,7 @@ class ModelLoader:
 
     def __init__(self, options: TranslateOptions, model_override: str, llm: LlmSettings | None, glossary: Glossary,
                  root: Path, cache: Path):
-        from shared import models
+        from shared import models, policy
 
         self.models = models
         self.options = options
@@ -25,7 +25,7 @@ class ModelLoader:
         self.llm = llm
         self.glossary = glossary
         self.root, self.cache = Path(root), Path(cache)
-        self.hw_class = models.hardware_class(self.root, {"DEVICE": options.device})
+        self.hw_class = policy.hardware_class(self.root, {"DEVICE": options.device})
         self.loaded: dict[str, Translator] = {}
         self.engines: dict[str, str] = {}
 
@@ -34,7 +34,9 @@ class ModelLoader:
             spec = self.models.get_spec(self.model_override, self.root)
             if spec.backend == backend:
                 return spec.id
-        return self.models.default_model(model_role(backend, src, tgt), self.hw_class, self.root)
+        from shared import selection
+
+        return selection.default_model(model_role(backend, src, tgt), self.hw_class, self.root)
 
     def check_cached(self, backend: str, src: Language, tgt: Language) -> str:
         """The model id for the pair, after checking it is cached (ModelNotCached otherwise)."""

@@ -79,7 +79,7 @@ def _script_hint(src: Language, tgt: Language) -> str:
 
 
 def model_role(backend: str, src: Language, tgt: Language) -> str:
-    """The shared.models.default_model role of a routed pair (nllb, indictrans2:<direction>)."""
+    """The shared.selection.default_model role of a routed pair (nllb, indictrans2:<direction>)."""
     if backend == "indictrans2":
         direction = indictrans2_direction(src, tgt)
         if direction is None:

@@ -2,8 +2,8 @@
 from a pytest process that runs in the dev environment.
 
 ``in_ml`` returns the JSON value of the script's ``result`` variable, so the assertions
-stay in pytest; ``run_ml`` only checks that the script exits 0 (its asserts run inside the
-script: prefer ``in_ml`` for new tests). Both are skipped where the ml env is not built.
+stay in pytest (which shows what differed) and ruff lints them; the script only computes.
+Skipped where the ml env is not built.
 """
 
 from __future__ import annotations
@@ -32,9 +32,3 @@ def in_ml(code: str) -> Any:
     proc = _run(textwrap.dedent(code) + "\nimport json as _j, sys as _s\n_s.stdout.write(_j.dumps(result))\n")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
-
-
-def run_ml(code: str) -> None:
-    """Run ``code`` in the ml environment; it must exit 0."""
-    proc = _run(textwrap.dedent(code))
-    assert proc.returncode == 0, proc.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import models
+from shared import models, selection
 from tests.integration.fakehub import FakeHub, git_blob_id
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -227,9 +227,9 @@ def test_all_fills_the_hub_layout_and_a_second_run_makes_no_request(run, hub):
 def test_stages_then_resolve_offline_with_no_request(run, hub):
     assert run("--whisperx", "--align").returncode == 0
     values = {"DEVICE": "cpu", "SRC": "en", "ASR_BACKEND": "whisperx", "ASR_MODEL": "", "ALIGN": "auto", "VAD": "auto"}
-    assert models.stage_models_cached("asr", values, run.cache, REPO_ROOT)
-    assert models.stage_models_cached("align", values, run.cache, REPO_ROOT)
-    assert models.stage_models_cached("vad", values, run.cache, REPO_ROOT)  # package-bundled
+    assert selection.stage_models_cached("asr", values, run.cache, REPO_ROOT)
+    assert selection.stage_models_cached("align", values, run.cache, REPO_ROOT)
+    assert selection.stage_models_cached("vad", values, run.cache, REPO_ROOT)  # package-bundled
     snap = models.resolve("tiny-asr", run.cache, REPO_ROOT)
     assert (snap / "model.bin").read_bytes() == ASR_FILES["model.bin"]
 
@@ -357,7 +357,7 @@ def test_a_stage_resolving_a_missing_model_fails_fast_with_the_flag(run):
     with pytest.raises(models.ModelNotCached) as caught:
         models.resolve("tiny-demucs", run.cache, REPO_ROOT)
     assert str(caught.value) == "model tiny-demucs is not cached: run ./cache-models.sh --demucs"
-    problems = models.workflow_problems("translate", {"DEVICE": "cpu", "SRC": "en", "TGT": "fr"}, run.cache, REPO_ROOT)
+    problems = selection.workflow_problems("translate", {"DEVICE": "cpu", "SRC": "en", "TGT": "fr"}, run.cache, REPO_ROOT)
     assert problems and all(p.endswith(("--whisperx", "--align", "--nllb")) for p in problems)
 
 

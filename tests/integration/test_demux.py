@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import job
+from shared import job_locks
 from tests.helpers.media import Track, dominant_frequency, read_wav, wav_seconds
 
 REPO = Path(__file__).resolve().parents[2]
@@ -135,7 +135,7 @@ def test_bad_inputs_fail_clearly_with_nothing_written(media, tmp_path: Path) -> 
         assert message in result.stderr, (case, result.stderr)
         assert "Traceback" not in result.stderr, case
         assert not (out / "audio.wav").exists() and not (out / "media.json").exists(), case
-        leftovers = [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != job.LOCK_FILE] if out.exists() else []
+        leftovers = [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != job_locks.LOCK_FILE] if out.exists() else []
         assert leftovers == [], (case, leftovers)
 
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import job as job_mod
-from shared import launcher
+from shared import atomic, launcher
 from tests.integration import pipeline_runs as pr
 
 SECONDS = 8.0
@@ -33,7 +32,7 @@ def test_a_zombie_counts_as_dead() -> None:
     try:
         if Path("/proc").is_dir():
             assert launcher._proc_stat(child.pid)[1] == "Z"
-        assert not launcher.alive(child.pid) and not job_mod._pid_alive(child.pid)
+        assert not launcher.alive(child.pid) and not atomic._pid_alive(child.pid)
     finally:
         child.wait()
     assert launcher.alive(os.getpid())

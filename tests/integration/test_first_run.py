@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import job, job_status, outcome, settings
+from shared import job_locks, job_status, outcome, settings
 from tests.helpers.media import make_truncated, speech_wav, write_srt
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,12 +170,12 @@ def test_status_shows_a_running_job(tmp_path: Path) -> None:
     folder.mkdir()
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        job.start_run_lock(folder, holder.pid)
-        assert job_status.running(folder) == f"make pid {holder.pid} since {job.run_lock_owner(folder)[1]}"
+        job_locks.start_run_lock(folder, holder.pid)
+        assert job_status.running(folder) == f"make pid {holder.pid} since {job_locks.run_lock_owner(folder)[1]}"
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    job.wait_for_exit(holder.pid)
+    job_locks.wait_for_exit(holder.pid)
     deadline = time.monotonic() + 10
     while job_status.running(folder) is not None and time.monotonic() < deadline:
         time.sleep(0.05)  # the lock's holder process notices make (here: sleep) ended and lets go

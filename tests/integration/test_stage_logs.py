@@ -61,7 +61,7 @@ def test_a_mux_failure_is_in_mux_log(tmp_path: Path) -> None:
 
 
 def test_an_uncaught_error_is_one_line_on_the_terminal_and_a_traceback_in_the_log(tmp_path: Path) -> None:
-    code = ("import sys; sys.path.insert(0, sys.argv[2]); from shared import job; job.configure_logging('asr', sys.argv[1])\n"
+    code = ("import sys; sys.path.insert(0, sys.argv[2]); from shared import stage_log; stage_log.configure_logging('asr', sys.argv[1])\n"
             "def load():\n    raise RuntimeError(\"Variable 'decoder/embeddings/weight' has an invalid payload size\")\n"
             "load()\n")
     result = subprocess.run([str(pr.COMMON_PYTHON), "-c", code, str(tmp_path), str(pr.REPO)], capture_output=True,

@@ -232,3 +232,29 @@ def test_make_qc_takes_a_reference(tmp_path: Path) -> None:
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "precision 100%, recall 100%" in result.stdout and "segmentation: 100%" in result.stdout
+
+
+def test_the_files_it_writes_hold_the_schema_types_keys_and_no_others(tmp_path: Path) -> None:
+    """tracks.json, its tracks and each cue file are the schema's types (a key the schema does not
+    declare, or a required one missing, fails here rather than in a reader)."""
+    from shared import schema
+
+    def declared(kind: type) -> tuple[frozenset, frozenset]:
+        return kind.__required_keys__, kind.__required_keys__ | kind.__optional_keys__  # type: ignore[attr-defined]
+
+    job = tmp_path / "job"
+    write_job(job, fps=25.0)
+    result = run(str(job / "aligned.json"), str(job / "translation.en.json"), "-o", str(job / "subs" / "tracks.json"),
+                 "--bilingual", "--job-dir", str(job))
+    assert result.returncode == 0, result.stderr
+    tracks = json.loads((job / "subs" / "tracks.json").read_text(encoding="utf-8"))
+    required, known = declared(schema.SubtitleTracks)
+    assert required <= set(tracks) <= known, set(tracks) ^ known
+    for track in tracks["tracks"]:
+        assert set(track) <= declared(schema.SubtitleTrack)[1], set(track) - declared(schema.SubtitleTrack)[1]
+        cues = json.loads((job / "subs" / track["json"]).read_text(encoding="utf-8"))
+        required, known = declared(schema.CueFile)
+        assert required <= set(cues) <= known, set(cues) - known
+        assert cues["role"] == track["role"] and cues["cues"]
+        for cue in cues["cues"]:
+            assert set(cue) <= declared(schema.CueRecord)[1], set(cue) - declared(schema.CueRecord)[1]

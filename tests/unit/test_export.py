@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import export, job
+from shared import atomic, export, job_manifest
 from shared.subtitles import formats
 from tests.helpers.media import write_srt
 
@@ -31,7 +31,7 @@ def make_job(tmp_path: Path, clip_start: float = 0.0, lead_in: float = 0.0) -> t
     folder = tmp_path / "out" / "movie-2001-12345678"
     subs = folder / "subs"
     subs.mkdir(parents=True)
-    job.write_json(folder / "media.json", {"kind": "media", "source": str(source), "clip_start": clip_start})
+    atomic.write_json(folder / "media.json", {"kind": "media", "source": str(source), "clip_start": clip_start})
     write_srt(subs / "movie-2001.hi.srt", [(1.0, 2.5, "नमस्ते")])
     write_srt(subs / "movie-2001.en.srt", [(1.0, 2.5, "hello")])
     write_srt(subs / "movie-2001.hi-en.srt", [(1.0, 2.5, "नमस्ते\nhello")])
@@ -41,7 +41,7 @@ def make_job(tmp_path: Path, clip_start: float = 0.0, lead_in: float = 0.0) -> t
         {"role": "target", "language": "en", "files": {"srt": "movie-2001.en.srt"}},
         {"role": "bilingual", "language": "en", "languages": ["hi", "en"], "files": {"srt": "movie-2001.hi-en.srt"}}]}))
     if lead_in:
-        job.record_stage(folder, "mux", {"stage": "mux", "details": {"lead_in": lead_in}})
+        job_manifest.record_stage(folder, "mux", {"stage": "mux", "details": {"lead_in": lead_in}})
     return source, folder, tracks
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import job, media
+from shared import atomic, job, job_manifest, job_params, media
 
 AWKWARD = ["Movie (2001).mkv", "-leading dash.mp4", "a $b `c` 'd' \"e\".mkv", "हिंदी फ़िल्म.mp4",
            "colon: and % and # .mkv", "   .mp4", "Ünïcödé café.webm"]
@@ -71,29 +71,29 @@ def test_language_tags() -> None:
 
 
 def test_target_languages() -> None:
-    assert job.target_languages(" en, ta,en,,hin_Deva ") == ["en", "ta", "hi"]
-    assert job.target_languages("") == []
+    assert job_params.target_languages(" en, ta,en,,hin_Deva ") == ["en", "ta", "hi"]
+    assert job_params.target_languages("") == []
     # One language however it is written (the bug: ta,tam scheduled Tamil twice), names too.
-    assert job.target_languages("ta,tam,Tamil,tam_Taml") == ["ta"]
-    assert job.target_languages("English,hi") == ["en", "hi"]
+    assert job_params.target_languages("ta,tam,Tamil,tam_Taml") == ["ta"]
+    assert job_params.target_languages("English,hi") == ["en", "hi"]
     for bad in ("e n", "en;rm", "../x", "klingonese"):
         with pytest.raises(job.JobError, match="TGT"):
-            job.target_languages(bad)
+            job_params.target_languages(bad)
 
 
 def test_write_if_changed_keeps_mtime(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
-    assert job.write_if_changed(path, {"a": 1})
+    assert atomic.write_if_changed(path, {"a": 1})
     old = path.stat().st_mtime_ns
     time.sleep(0.01)
-    assert not job.write_if_changed(path, {"a": 1})
+    assert not atomic.write_if_changed(path, {"a": 1})
     assert path.stat().st_mtime_ns == old
-    assert job.write_if_changed(path, {"a": 2})
+    assert atomic.write_if_changed(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 2}
 
 
 def _settings(**over: str) -> dict[str, str]:
-    values = {n: "" for names in job.STAGE_SETTINGS.values() for n in names}
+    values = {n: "" for names in job_params.STAGE_SETTINGS.values() for n in names}
     values.update(SRC="auto", SEPARATE="auto", VAD="auto", ALIGN="auto", TRANSLATOR="auto", BURN="0", SUB_FORMATS="srt,vtt")
     values.update(over)
     return values
@@ -103,23 +103,23 @@ def test_params_change_only_downstream_of_the_setting(tmp_path: Path) -> None:
     source = tmp_path / "in.mkv"
     source.write_bytes(b"x")
     directory = tmp_path / "job"
-    first = job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en")))
+    first = job_params.write_parameters(directory, job_params.stage_parameters(source, _settings(TGT="en")))
     assert set(first) == {"demux", "separate", "vad", "diarize", "asr", "align", "translate.en", "subtitle", "mux"}
-    assert job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en"))) == []
-    assert set(job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en,ta")))) == {"translate.ta", "subtitle", "mux"}
-    assert job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en,ta", BURN="1"))) == ["mux"]
-    assert job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en,ta", BURN="1", ASR_MODEL="m"))) == ["asr"]
-    assert job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en,ta", BURN="1", ASR_MODEL="m", SUB_MAX_CHARS="42"))) == ["subtitle"]
-    assert job.write_parameters(directory, job.stage_parameters(source, _settings(TGT="en,ta", BURN="1", ASR_MODEL="m", SUB_MAX_CHARS="42", START="5"))) == ["demux"]
+    assert job_params.write_parameters(directory, job_params.stage_parameters(source, _settings(TGT="en"))) == []
+    assert set(job_params.write_parameters(directory, job_params.stage_parameters(source, _settings(TGT="en,ta")))) == {"translate.ta", "subtitle", "mux"}
+    assert job_params.write_parameters(directory, job_params.stage_parameters(source, _settings(TGT="en,ta", BURN="1"))) == ["mux"]
+    assert job_params.write_parameters(directory, job_params.stage_parameters(source, _settings(TGT="en,ta", BURN="1", ASR_MODEL="m"))) == ["asr"]
+    assert job_params.write_parameters(directory, job_params.stage_parameters(source, _settings(TGT="en,ta", BURN="1", ASR_MODEL="m", SUB_MAX_CHARS="42"))) == ["subtitle"]
+    assert job_params.write_parameters(directory, job_params.stage_parameters(source, _settings(TGT="en,ta", BURN="1", ASR_MODEL="m", SUB_MAX_CHARS="42", START="5"))) == ["demux"]
     values = _settings(TGT="en,ta", BURN="1", ASR_MODEL="m", SUB_MAX_CHARS="42", START="5")
-    assert job.write_parameters(directory, job.stage_parameters(source, dict(values, VAD_ONSET="0.4"))) == ["vad"]
-    assert job.write_parameters(directory, job.stage_parameters(source, dict(values, VAD_ONSET="0.4", ASR_BEAM_SIZE="1"))) == ["asr"]
-    assert set(job.write_parameters(directory, job.stage_parameters(
+    assert job_params.write_parameters(directory, job_params.stage_parameters(source, dict(values, VAD_ONSET="0.4"))) == ["vad"]
+    assert job_params.write_parameters(directory, job_params.stage_parameters(source, dict(values, VAD_ONSET="0.4", ASR_BEAM_SIZE="1"))) == ["asr"]
+    assert set(job_params.write_parameters(directory, job_params.stage_parameters(
         source, dict(values, VAD_ONSET="0.4", ASR_BEAM_SIZE="1", TRANSLATE_BEAMS="2")))) == {"translate.en", "translate.ta"}
     values = dict(values, VAD_ONSET="0.4", ASR_BEAM_SIZE="1", TRANSLATE_BEAMS="2")
     # speakers: the count re-runs diarize (and, through speakers.json, align onwards); names only the writers
-    assert job.write_parameters(directory, job.stage_parameters(source, dict(values, SPEAKERS="2"))) == ["diarize"]
-    assert set(job.write_parameters(directory, job.stage_parameters(
+    assert job_params.write_parameters(directory, job_params.stage_parameters(source, dict(values, SPEAKERS="2"))) == ["diarize"]
+    assert set(job_params.write_parameters(directory, job_params.stage_parameters(
         source, dict(values, SPEAKERS="2", SPEAKER_NAMES="SPEAKER_1=Asha")))) == {"align", "subtitle"}
 
 
@@ -129,22 +129,22 @@ def test_params_follow_the_input_and_glossary_content(tmp_path: Path) -> None:
     glossary.write_text("a\tb\n")
     directory = tmp_path / "job"
     values = _settings(GLOSSARY=str(glossary), TGT="en")
-    job.write_parameters(directory, job.stage_parameters(source, values))
+    job_params.write_parameters(directory, job_params.stage_parameters(source, values))
     glossary.write_text("a\tc\n")
-    assert set(job.write_parameters(directory, job.stage_parameters(source, values))) == {"asr", "translate.en"}
+    assert set(job_params.write_parameters(directory, job_params.stage_parameters(source, values))) == {"asr", "translate.en"}
     source.write_bytes(b"xy")
-    assert job.write_parameters(directory, job.stage_parameters(source, values)) == ["demux"]
+    assert job_params.write_parameters(directory, job_params.stage_parameters(source, values)) == ["demux"]
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "a.wav"
     target.write_text("old")
-    with pytest.raises(RuntimeError), job.atomic_path(target) as tmp:
+    with pytest.raises(RuntimeError), atomic.atomic_path(target) as tmp:
         tmp.write_text("half")
         raise RuntimeError
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
-    with job.atomic_path(target) as tmp:
+    with atomic.atomic_path(target) as tmp:
         assert tmp.suffix == ".wav" and tmp.parent == tmp_path
         tmp.write_text("new")
     assert target.read_text() == "new"
@@ -156,13 +156,13 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path: Path) -> None
     alive = tmp_path / f".audio.tmp-{os.getppid()}.wav"
     dead.write_text("x")
     alive.write_text("x")
-    assert job.remove_stale_temporaries(target) == [dead]
+    assert atomic.remove_stale_temporaries(target) == [dead]
     assert alive.exists()
 
 
 def _record(directory: str, n: int) -> None:
     for k in range(5):
-        job.record_stage(directory, f"stage{n}.{k}", {"n": n, "k": k})
+        job_manifest.record_stage(directory, f"stage{n}.{k}", {"n": n, "k": k})
 
 
 def test_concurrent_manifest_entries_are_all_kept(tmp_path: Path) -> None:
@@ -173,20 +173,20 @@ def test_concurrent_manifest_entries_are_all_kept(tmp_path: Path) -> None:
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    stages = job.read_manifest(tmp_path)["stages"]
+    stages = job_manifest.read_manifest(tmp_path)["stages"]
     assert len(stages) == 30
 
 
 def test_stage_run_records_manifest_entry(tmp_path: Path) -> None:
-    with job.StageRun("demux", tmp_path, ["in.mkv"], ["audio.wav"], {"start": "1"}, tools=()) as run:
+    with job_manifest.StageRun("demux", tmp_path, ["in.mkv"], ["audio.wav"], {"start": "1"}, tools=()) as run:
         run.audio_seconds = 10.0
-    entry = job.read_manifest(tmp_path)["stages"]["demux"]
+    entry = job_manifest.read_manifest(tmp_path)["stages"]["demux"]
     assert entry["parameters"] == {"start": "1"} and entry["audio_seconds"] == 10.0
     assert entry["seconds"] >= 0 and entry["start"] <= entry["end"]
     assert entry["versions"]["python"] and entry["real_time_factor"] is not None
-    with pytest.raises(ValueError), job.StageRun("mux", tmp_path, [], [], {}, tools=()):
+    with pytest.raises(ValueError), job_manifest.StageRun("mux", tmp_path, [], [], {}, tools=()):
         raise ValueError
-    assert "mux" not in job.read_manifest(tmp_path)["stages"]
+    assert "mux" not in job_manifest.read_manifest(tmp_path)["stages"]
 
 
 def test_check_input(tmp_path: Path) -> None:
@@ -212,8 +212,8 @@ def test_params_follow_the_per_film_glossary_beside_the_input(tmp_path: Path) ->
     source.write_bytes(b"x")
     directory = tmp_path / "job"
     values = _settings(TGT="en")
-    job.write_parameters(directory, job.stage_parameters(source, values))
+    job_params.write_parameters(directory, job_params.stage_parameters(source, values))
     per_film = tmp_path / "Movie (2001).glossary.tsv"
     per_film.write_text("Basanti\tBasanti\n")  # a new glossary appears: ASR hotwords and translation change
-    assert set(job.write_parameters(directory, job.stage_parameters(source, values))) == {"asr", "translate.en"}
-    assert job.write_parameters(directory, job.stage_parameters(source, values)) == []
+    assert set(job_params.write_parameters(directory, job_params.stage_parameters(source, values))) == {"asr", "translate.en"}
+    assert job_params.write_parameters(directory, job_params.stage_parameters(source, values)) == []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import job
+from shared import atomic, job, job_locks, job_manifest
 
 
 def owner() -> subprocess.Popen:
@@ -21,16 +21,16 @@ def owner() -> subprocess.Popen:
 def test_the_run_lock_lives_as_long_as_its_owner(tmp_path: Path) -> None:
     first, second = owner(), owner()
     try:
-        job.start_run_lock(tmp_path, first.pid)
-        assert job.run_lock_owner(tmp_path)[0] == first.pid
+        job_locks.start_run_lock(tmp_path, first.pid)
+        assert job_locks.run_lock_owner(tmp_path)[0] == first.pid
         with pytest.raises(job.JobError, match=rf"another make run \(pid {first.pid}, since .*wait for it to finish"):
-            job.start_run_lock(tmp_path, second.pid)
+            job_locks.start_run_lock(tmp_path, second.pid)
         first.kill()
         first.wait()
         started = time.monotonic()
-        job.start_run_lock(tmp_path, second.pid)  # the holder saw its owner end and let go
-        assert time.monotonic() - started < job.RUN_LOCK_GRACE
-        assert job.run_lock_owner(tmp_path)[0] == second.pid
+        job_locks.start_run_lock(tmp_path, second.pid)  # the holder saw its owner end and let go
+        assert time.monotonic() - started < job_locks.RUN_LOCK_GRACE
+        assert job_locks.run_lock_owner(tmp_path)[0] == second.pid
     finally:
         for proc in (first, second):
             proc.kill()
@@ -55,12 +55,12 @@ def test_prepare_takes_the_run_lock_before_touching_params(tmp_path: Path) -> No
 
 def test_a_full_disk_in_a_stage_is_one_line_and_exit_1(tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.INFO)
-    with pytest.raises(SystemExit) as stopped, job.StageRun("vad", tmp_path, ["a"], ["b"], {}):
+    with pytest.raises(SystemExit) as stopped, job_manifest.StageRun("vad", tmp_path, ["a"], ["b"], {}):
         raise OSError(errno.ENOSPC, "No space left on device")
     assert stopped.value.code == 1
     assert "no space left on the disk holding" in caplog.text and "run make again" in caplog.text
-    assert not (tmp_path / job.MANIFEST).exists()
-    with pytest.raises(PermissionError), job.StageRun("vad", tmp_path, ["a"], ["b"], {}):
+    assert not (tmp_path / job_manifest.MANIFEST).exists()
+    with pytest.raises(PermissionError), job_manifest.StageRun("vad", tmp_path, ["a"], ["b"], {}):
         raise PermissionError(errno.EACCES, "denied")  # other errors pass through unchanged
 
 
@@ -68,8 +68,8 @@ def test_commit_pause_only_for_the_named_stage(tmp_path: Path, monkeypatch) -> N
     monkeypatch.setenv("PIPELINE_TEST_COMMIT_PAUSE", "asr:0.3")
     monkeypatch.setenv("PIPELINE_STAGE", "vad")
     started = time.monotonic()
-    job.write_text(tmp_path / "a.txt", "x")
+    atomic.write_text(tmp_path / "a.txt", "x")
     assert time.monotonic() - started < 0.2
     monkeypatch.setenv("PIPELINE_STAGE", "asr")
-    job.write_text(tmp_path / "b.txt", "x")
+    atomic.write_text(tmp_path / "b.txt", "x")
     assert time.monotonic() - started >= 0.3 and (tmp_path / "b.txt").read_text() == "x"

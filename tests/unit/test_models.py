@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import models
+from shared import models, policy, selection
 
 ROOT = Path(__file__).resolve().parents[2]
 ML_SITE = next(iter(sorted((ROOT / ".venvs" / "ml").glob("lib/python3*/site-packages"))), None)
@@ -88,28 +88,28 @@ def test_package_models_resolve_to_files_of_the_ml_environment():
 
 
 def test_defaults_per_hardware_class():
-    assert models.default_model("asr", "cpu", ROOT) == "small"
-    assert models.default_model("asr", "cuda", ROOT) == "large-v3"
-    assert models.default_model("asr_mlx", "apple-silicon", ROOT).startswith("mlx-")
-    assert models.default_model("indictrans2:indic-en", "cpu", ROOT) == "indictrans2-indic-en-dist-200M"
+    assert selection.default_model("asr", "cpu", ROOT) == "small"
+    assert selection.default_model("asr", "cuda", ROOT) == "large-v3"
+    assert selection.default_model("asr_mlx", "apple-silicon", ROOT).startswith("mlx-")
+    assert selection.default_model("indictrans2:indic-en", "cpu", ROOT) == "indictrans2-indic-en-dist-200M"
     with pytest.raises(models.RegistryError):
-        models.default_model("asr_mlx", "cpu", ROOT)
+        selection.default_model("asr_mlx", "cpu", ROOT)
 
 
 def test_languages_and_translation_choices():
     assert models.aligner_for("hin_Deva", ROOT).id == "align-hi"
     assert models.aligner_for("xx", ROOT) is None
-    assert models.translation_direction("hin", "en") == "indic-en"
-    assert models.translation_direction("en", "ta") == "en-indic"
-    assert models.translation_direction("hi", "ta") == "indic-indic"
-    assert models.translation_direction("fr", "en") is None
+    assert selection.translation_direction("hin", "en") == "indic-en"
+    assert selection.translation_direction("en", "ta") == "en-indic"
+    assert selection.translation_direction("hi", "ta") == "indic-indic"
+    assert selection.translation_direction("fr", "en") is None
     assert [m.id for m in models.translation_models("nllb", ROOT, "cuda")][0] == "nllb-200-distilled-1.3B"
     assert [m.id for m in models.translation_models("indictrans2", ROOT, "cpu", "en-indic")] == [
         "indictrans2-en-indic-dist-200M", "indictrans2-en-indic-1B"]
 
 
 def test_stage_model_ids_follow_the_settings():
-    ids = models.stage_model_ids
+    ids = selection.stage_model_ids
     assert ids("demux", CPU, ROOT) == []
     assert ids("asr", CPU, ROOT) == ["small"]
     assert ids("asr", dict(CPU, ASR_MODEL="medium", ASR_BACKEND="mlx"), ROOT) == ["mlx-medium"]
@@ -141,9 +141,9 @@ def write_manifest(cache: Path, spec: models.ModelSpec, files: dict[str, bytes])
 
 def test_stage_models_cached_and_resolve(tmp_path):
     cache = tmp_path / "cache"
-    assert models.stage_models_cached("mux", CPU, cache, ROOT)
-    assert not models.stage_models_cached("cache-models", CPU, cache, ROOT)
-    assert not models.stage_models_cached("asr", CPU, cache, ROOT)
+    assert selection.stage_models_cached("mux", CPU, cache, ROOT)
+    assert not selection.stage_models_cached("cache-models", CPU, cache, ROOT)
+    assert not selection.stage_models_cached("asr", CPU, cache, ROOT)
     with pytest.raises(models.ModelNotCached) as caught:
         models.resolve("small", cache, ROOT)
     assert str(caught.value) == "model small is not cached: run ./cache-models.sh --whisperx"
@@ -152,22 +152,22 @@ def test_stage_models_cached_and_resolve(tmp_path):
 
     spec = models.registry(ROOT)["small"]
     write_manifest(cache, spec, {"model.bin": b"weights", "config.json": b"{}"})
-    assert models.stage_models_cached("asr", CPU, cache, ROOT)
+    assert selection.stage_models_cached("asr", CPU, cache, ROOT)
     assert models.resolve("small", cache, ROOT) == models.repo_dir(cache, spec.repo) / "snapshots" / ("a" * 40)
     # A file shorter than recorded means an unfinished or damaged model.
     (models.resolve("small", cache, ROOT) / "model.bin").write_bytes(b"w")
     assert models.model_state(spec, cache, ROOT) == "partial"
-    assert not models.stage_models_cached("asr", CPU, cache, ROOT)
+    assert not selection.stage_models_cached("asr", CPU, cache, ROOT)
 
 
 def test_workflow_problems_end_with_the_fix(tmp_path):
-    found = models.workflow_problems("translate", dict(CPU, SRC="hi", TGT="en"), tmp_path, ROOT)
+    found = selection.workflow_problems("translate", dict(CPU, SRC="hi", TGT="en"), tmp_path, ROOT)
     assert found
     for line in found:
         assert re.search(r": run \./(cache-models\.sh --[\w.-]+( [\w.-]+)?|bootstrap\.sh --envs \w+)$", line), line
     assert any(line.endswith("run ./cache-models.sh --indictrans2") for line in found)
     with pytest.raises(models.RegistryError):
-        models.workflow_stages("nope", ROOT)
+        selection.workflow_stages("nope", ROOT)
 
 
 def test_group_and_all_selections_stay_reasonable():
@@ -196,12 +196,12 @@ def test_registry_errors_name_the_problem(tmp_path, monkeypatch, body, message):
 def test_hardware_class_reads_bootstraps_profile(tmp_path):
     (tmp_path / "config").mkdir()
     profile = tmp_path / "config" / "hardware_cache.json"
-    assert models.hardware_class(tmp_path) == "cpu"  # no profile yet: the safe class
+    assert policy.hardware_class(tmp_path) == "cpu"  # no profile yet: the safe class
     profile.write_text(json.dumps({"recommended": {"device": "cuda", "hardware_class": "cuda"}}))
-    assert models.hardware_class(tmp_path) == "cuda"
+    assert policy.hardware_class(tmp_path) == "cuda"
     profile.write_text(json.dumps({"recommended": {"device": "mps", "hardware_class": "apple-silicon"}}))
-    assert models.hardware_class(tmp_path) == "apple-silicon"
-    assert models.hardware_class(tmp_path, {"DEVICE": "cpu"}) == "cpu"  # the user's DEVICE wins
+    assert policy.hardware_class(tmp_path) == "apple-silicon"
+    assert policy.hardware_class(tmp_path, {"DEVICE": "cpu"}) == "cpu"  # the user's DEVICE wins
 
 
 def test_language_forms_come_from_the_one_language_table():
@@ -211,4 +211,4 @@ def test_language_forms_come_from_the_one_language_table():
     assert models.whisper_language("tam") == "ta"
     assert models.aligner_for("nob", ROOT).id == models.aligner_for("no", ROOT).id  # any form finds the aligner
     assert models.is_indic("sat_Olck") and models.is_indic("mni_Mtei") and not models.is_indic("eng")
-    assert models.translation_direction("kas_Arab", "eng_Latn") == "indic-en"
+    assert selection.translation_direction("kas_Arab", "eng_Latn") == "indic-en"

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from shared import atomic, gpu_lock, job_params, models, policy, selection
 from shared import environment_manager as em
-from shared import gpu_lock, job, models, policy
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_stage_list_is_the_policy_one() -> None:
-    """The Makefile, job.py, gpu_lock and environments.toml name the same stages as policy.STAGES."""
-    assert job.STAGES == policy.STAGES
+    """The Makefile, job_params.py, gpu_lock and environments.toml name the same stages as policy.STAGES."""
+    assert job_params.STAGES == policy.STAGES
     assert gpu_lock.GPU_STAGES == policy.GPU_STAGES
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     found = re.search(r"^GPU_STAGES := (.*)$", makefile, re.M)
@@ -60,7 +60,7 @@ def test_auto_follows_the_hardware_class_defaults(device: str, vad: str, separat
     table = models.class_defaults(hw_class, REPO)
     assert policy.vad_backend("auto", device, REPO) == vad
     assert models.get_spec(table["vad"], REPO).backend == vad
-    assert models.stage_model_ids("vad", {"DEVICE": device, "VAD": "auto"}, REPO) == [table["vad"]]
+    assert selection.stage_model_ids("vad", {"DEVICE": device, "VAD": "auto"}, REPO) == [table["vad"]]
     assert policy.separate_on("auto", device, REPO) is separate is bool(table["separate"])
     assert policy.vad_backend("pyannote", "cpu", REPO) == "pyannote"
     assert policy.separate_on("on", "cpu", REPO) is True
@@ -75,11 +75,11 @@ def test_asr_backend_auto_agrees_between_environment_manager_and_models(tmp_path
     mgr = em.Manager(root=tmp_path, tag="macos-arm64", environ={})
     assert mgr.stage_environment_name("asr") == "mlx"
     assert policy.resolve_auto("ASR_BACKEND", {"ASR_BACKEND": "auto"}, tmp_path) == "mlx"
-    assert models.asr_model_id({"ASR_BACKEND": "auto"}, tmp_path).startswith("mlx-")
+    assert selection.asr_model_id({"ASR_BACKEND": "auto"}, tmp_path).startswith("mlx-")
     # DEVICE=cpu on the same Mac: both say whisperx.
     values = {"ASR_BACKEND": "auto", "DEVICE": "cpu"}
     assert mgr.stage_environment_name("asr", dict(mgr.settings(), **values)) == "ml"
-    assert not models.asr_model_id(values, tmp_path).startswith("mlx-")
+    assert not selection.asr_model_id(values, tmp_path).startswith("mlx-")
     assert policy.resolve_auto("DEVICE", {}, tmp_path) == "mps"
     assert policy.resolve_auto("VAD", {"VAD": "auto"}, tmp_path) == "silero"
 
@@ -104,7 +104,7 @@ def test_every_file_a_stage_reads_is_passed_by_make_and_is_its_prerequisite() ->
 
 
 @pytest.mark.parametrize("writer", ["shared.subtitles.formats:atomic_write_text", "shared.hardware:write_atomic",
-                                    "shared.model_cache:atomic_write_text", "shared.job:write_text", "shared.atomic:write_text"])
+                                    "shared.model_cache:atomic_write_text", "shared.atomic:write_text"])
 def test_every_atomic_writer_leaves_temporaries_that_remove_stale_temporaries_cleans(tmp_path: Path, writer: str) -> None:
     """A writer killed between writing and renaming leaves a temporary the next run removes (the
     formats writer's used to stay forever)."""
@@ -119,5 +119,5 @@ def test_every_atomic_writer_leaves_temporaries_that_remove_stale_temporaries_cl
     assert result.returncode == 9, result.stderr
     left = [p.name for p in tmp_path.iterdir()]
     assert len(left) == 1 and not target.exists()
-    assert [p.name for p in job.remove_stale_temporaries(target)] == left
+    assert [p.name for p in atomic.remove_stale_temporaries(target)] == left
     assert list(tmp_path.iterdir()) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import job, job_status, outcome, preflight, settings
+from shared import job_locks, job_manifest, job_params, job_status, outcome, preflight, selection, settings, validation
 from shared.models import ModelNotCached
 from tests.helpers import model_cache
 
@@ -19,9 +19,9 @@ FREE_TEXT = {"FILE", "DIR", "RAY_ADDRESS", "LLM_BASE_URL", "LLM_MODEL", "LLM_API
 
 def test_every_setting_has_one_validator_and_its_default_passes() -> None:
     defaults = settings.read_defaults(REPO)
-    assert set(defaults) - FREE_TEXT <= set(preflight.VALIDATORS), "a setting without a validator"
+    assert set(defaults) - FREE_TEXT <= set(validation.VALIDATORS), "a setting without a validator"
     for name, setting in defaults.items():
-        assert preflight.validate(name, setting.default, {}) is None, f"the default of {name} fails its own validator"
+        assert validation.validate(name, setting.default, {}) is None, f"the default of {name} fails its own validator"
 
 
 @pytest.mark.parametrize(("name", "value", "expected"), [
@@ -36,7 +36,7 @@ def test_every_setting_has_one_validator_and_its_default_passes() -> None:
     ("ASR_TEMPERATURES", "0,2", "must be numbers in [0, 1]"),
 ])
 def test_a_bad_value_is_named_with_its_fix(name: str, value: str, expected: str) -> None:
-    problem = preflight.validate(name, value, {})
+    problem = validation.validate(name, value, {})
     assert problem is not None and problem.startswith(f"{name}={value}: ") and expected in problem
 
 
@@ -65,20 +65,20 @@ def test_the_english_fallback_is_refused_for_auto_and_hindi(tmp_path: Path) -> N
         pytest.skip("the ml environment (which ships tiny.en-bundled) is not built")
     empty_cache = tmp_path / "cache"
     for language, says in ((None, "not SRC=auto"), ("hi", "not SRC=hi")):
-        with pytest.raises(preflight.AsrModelProblem) as caught:
-            preflight.choose_asr_model("", "faster-whisper", "cpu", empty_cache, REPO, language)
+        with pytest.raises(selection.AsrModelProblem) as caught:
+            selection.choose_asr_model("", "faster-whisper", "cpu", empty_cache, REPO, language)
         message = str(caught.value)
         assert "the default ASR model small is not cached" in message and "tiny.en-bundled knows English only" in message
         assert says in message and "./cache-models.sh --model small" in message
     # English can use it, and says it is a fallback
-    model_id, why = preflight.choose_asr_model("", "faster-whisper", "cpu", empty_cache, REPO, "en")
+    model_id, why = selection.choose_asr_model("", "faster-whisper", "cpu", empty_cache, REPO, "en")
     assert model_id == "tiny.en-bundled" and why.startswith("fallback: small not cached")
     # an explicit English-only model with an explicit other language: a usage error
-    with pytest.raises(preflight.AsrModelProblem) as caught:
-        preflight.choose_asr_model("tiny.en-bundled", "faster-whisper", "cpu", empty_cache, REPO, "hi")
+    with pytest.raises(selection.AsrModelProblem) as caught:
+        selection.choose_asr_model("tiny.en-bundled", "faster-whisper", "cpu", empty_cache, REPO, "hi")
     assert caught.value.status == outcome.USAGE and "knows English only, not SRC=hi" in str(caught.value)
     with pytest.raises(ModelNotCached):
-        preflight.choose_asr_model("medium", "faster-whisper", "cpu", empty_cache, REPO, "hi")
+        selection.choose_asr_model("medium", "faster-whisper", "cpu", empty_cache, REPO, "hi")
 
 
 def test_a_cached_multilingual_model_is_the_fallback_for_auto(tmp_path: Path) -> None:
@@ -87,10 +87,10 @@ def test_a_cached_multilingual_model_is_the_fallback_for_auto(tmp_path: Path) ->
     snap.mkdir(parents=True)
     (snap / "model.bin").write_bytes(b"x" * 10)
     model_cache.mark_cached(cache, "tiny", "Systran/faster-whisper-tiny", "c" * 40)
-    model_id, why = preflight.choose_asr_model("", "faster-whisper", "cpu", cache, REPO, None)
+    model_id, why = selection.choose_asr_model("", "faster-whisper", "cpu", cache, REPO, None)
     assert model_id == "tiny" and why.startswith("fallback")
-    assert preflight.detected_language_problem("tiny", "hi", 0.93, REPO) is None
-    refusal = preflight.detected_language_problem("tiny.en", "hi", 0.87, REPO)
+    assert selection.detected_language_problem("tiny", "hi", 0.93, REPO) is None
+    refusal = selection.detected_language_problem("tiny.en", "hi", 0.87, REPO)
     assert refusal is not None and "detected language hi (probability 0.87)" in refusal and "English only" in refusal
 
 
@@ -118,7 +118,7 @@ def test_status_names_the_setting_that_changed(tmp_path: Path) -> None:
     assert changes == ["ASR_MODEL tiny.en -> small"]
     assert job_status.params_changes(tmp_path, "align", old) == ["not run with these settings yet"]
     # the text is exactly what shared.job writes, so "no change" means make will not re-run it
-    job.write_parameters(tmp_path / "w", {"asr": old})
+    job_params.write_parameters(tmp_path / "w", {"asr": old})
     assert (tmp_path / "w" / "params" / "asr.json").read_text() == job_status.params_text("asr", old)
     assert json.loads(job_status.params_text("asr", old))["stage"] == "asr"
 
@@ -135,23 +135,23 @@ def _cache_with(tmp_path: Path, *ids_repos: tuple[str, str]) -> Path:
 
 
 def test_optional_aligners_do_not_count_against_ready(tmp_path: Path) -> None:
-    from shared import models
+    from shared import selection
 
     if not (REPO / ".venvs" / "ml").is_dir():
         pytest.skip("the ml environment (which ships the silero VAD) is not built")
     cache = _cache_with(tmp_path, ("small", "Systran/faster-whisper-small"))
     values = {"DEVICE": "cpu", "SRC": "hi", "ALIGN": "auto", "SEPARATE": "off", "VAD": "auto", "TGT": ""}
-    assert models.workflow_problems("transcribe", values, cache, REPO) == []
-    optional = models.workflow_optional("transcribe", values, cache, REPO)
+    assert selection.workflow_problems("transcribe", values, cache, REPO) == []
+    optional = selection.workflow_optional("transcribe", values, cache, REPO)
     assert len(optional) == 1 and optional[0].startswith("model align-hi (align) would improve the timings")
     # ALIGN=wav2vec2 asks for it: then it is needed
-    assert any("align-hi" in p for p in models.workflow_problems("transcribe", dict(values, ALIGN="wav2vec2"), cache, REPO))
+    assert any("align-hi" in p for p in selection.workflow_problems("transcribe", dict(values, ALIGN="wav2vec2"), cache, REPO))
 
 
 def test_check_names_indictrans2_where_an_auto_run_may_want_it() -> None:
-    from shared import models
+    from shared import selection
 
-    ids = models.stage_model_ids("translate", {"DEVICE": "cpu", "SRC": "auto", "TGT": "hi", "TRANSLATOR": "auto"}, REPO)
+    ids = selection.stage_model_ids("translate", {"DEVICE": "cpu", "SRC": "auto", "TGT": "hi", "TRANSLATOR": "auto"}, REPO)
     assert "indictrans2-en-indic-dist-200M" in ids and "nllb-200-distilled-600M" in ids
 
 
@@ -171,18 +171,18 @@ def test_going_back_to_the_settings_of_the_output_redoes_nothing(tmp_path: Path)
     import time
 
     good, other = {"ASR_BEAM_SIZE": "5"}, {"ASR_BEAM_SIZE": "3"}
-    job.write_parameters(tmp_path, {"asr": good})
+    job_params.write_parameters(tmp_path, {"asr": good})
     params = tmp_path / "params" / "asr.json"
-    started = job.now_iso()
+    started = job_locks.now_iso()
     time.sleep(1.1)
     output = tmp_path / "transcript.json"
     output.write_text("{}")
-    job.record_stage(tmp_path, "asr", {"stage": "asr", "start": started,
+    job_manifest.record_stage(tmp_path, "asr", {"stage": "asr", "start": started,
                                        "params_sha256": hashlib.sha256(params.read_bytes()).hexdigest()})
-    assert job.write_parameters(tmp_path, {"asr": other}) == ["asr"]  # the failed run's settings
+    assert job_params.write_parameters(tmp_path, {"asr": other}) == ["asr"]  # the failed run's settings
     os.utime(params, (time.time() + 5, time.time() + 5))
     assert params.stat().st_mtime > output.stat().st_mtime
-    assert job.write_parameters(tmp_path, {"asr": good}) == ["asr"]  # back to the output's settings
+    assert job_params.write_parameters(tmp_path, {"asr": good}) == ["asr"]  # back to the output's settings
     assert params.stat().st_mtime < output.stat().st_mtime
-    job.write_parameters(tmp_path, {"asr": other})
+    job_params.write_parameters(tmp_path, {"asr": other})
     assert params.stat().st_mtime > output.stat().st_mtime  # other settings: out of date as it must be

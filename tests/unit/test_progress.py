@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import job, progress
+from shared import progress, stage_log
 
 
 def test_the_stage_place_in_each_verb(monkeypatch) -> None:
@@ -22,7 +22,7 @@ def test_the_stage_place_in_each_verb(monkeypatch) -> None:
 
 def test_plain_lines_are_throttled_and_reach_the_job_log(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("PIPELINE_VERB", "subtitle")
-    log_path = job.configure_logging("asr", tmp_path)
+    log_path = stage_log.configure_logging("asr", tmp_path)
     now = [0.0]
     monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
     meter = progress.Progress("asr", 6, "chunks", every=10.0, terminal=False)

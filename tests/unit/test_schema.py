@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import job, schema
+from shared import job_manifest, schema
 from shared.speech import vad
 
 
@@ -37,8 +37,8 @@ def test_writers_build_what_readers_accept(tmp_path) -> None:
 
     info = vad.speech_info(Backend(), [(1.0, 2.0)], 3.0)
     assert schema.check_kind(info, "speech")["regions"] == [{"start": 1.0, "end": 2.0}]
-    with job.StageRun("demux", tmp_path, ["in"], ["out"], {}, tools=()):
+    with job_manifest.StageRun("demux", tmp_path, ["in"], ["out"], {}, tools=()):
         pass
-    manifest = job.read_manifest(tmp_path)
+    manifest = job_manifest.read_manifest(tmp_path)
     assert schema.check_kind(manifest, "manifest")["stages"]["demux"]["stage"] == "demux"
-    assert job.read_manifest(tmp_path / "none") == {"schema_version": 1, "kind": "manifest", "job": "none", "stages": {}}
+    assert job_manifest.read_manifest(tmp_path / "none") == {"schema_version": 1, "kind": "manifest", "job": "none", "stages": {}}

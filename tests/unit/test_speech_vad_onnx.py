@@ -1,6 +1,8 @@
 """Silero VAD without torch: our timestamp logic and the ONNX runner against silero-vad's own.
 
-Runs in the ml environment (numpy, onnxruntime, and silero-vad with torch for the reference).
+Runs in the ml environment (numpy, onnxruntime, and silero-vad with torch for the reference),
+through tests.helpers.ml.in_ml: the scripts hand their results back as JSON and the
+assertions are here.
 """
 
 from __future__ import annotations
@@ -9,15 +11,16 @@ import shutil
 
 import pytest
 
-from tests.helpers.ml import REPO, pytestmark, run_ml  # noqa: F401
+from tests.helpers.ml import in_ml, pytestmark  # noqa: F401
 
 
-def test_our_stamps_match_silero_vad_on_random_probabilities():
-    run_ml("""
+def test_our_stamps_match_silero_vad_on_random_probabilities() -> None:
+    trials = in_ml("""
         import numpy as np
         from silero_vad.utils_vad import get_speech_timestamps_from_probs
         from shared.speech.vad import silero_stamps
         rng = np.random.default_rng(3)
+        result = []
         for trial in range(400):
             n = int(rng.integers(10, 4000))
             # runs of speech and silence, with noise: exercises bridging, short speech and the max-length
@@ -36,14 +39,18 @@ def test_our_stamps_match_silero_vad_on_random_probabilities():
                 neg_threshold=neg, min_speech_duration_ms=opts["min_speech"],
                 min_silence_duration_ms=opts["min_silence"], max_speech_duration_s=opts["max_speech"],
                 speech_pad_ms=0, audio_length_samples=length)
-            assert ours == theirs, (trial, opts, ours, theirs)
+            result.append({"opts": opts, "ours": ours, "theirs": theirs})
     """)
+    assert len(trials) == 400
+    assert any(t["theirs"] for t in trials)  # the random runs do contain speech
+    for number, trial in enumerate(trials):
+        assert trial["ours"] == trial["theirs"], (number, trial["opts"])
 
 
 @pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")), reason="needs espeak-ng and sox")
-def test_onnx_runner_gives_silero_vads_probabilities_and_no_torch_is_imported(tmp_path):
+def test_onnx_runner_gives_silero_vads_probabilities_and_no_torch_is_imported(tmp_path) -> None:
     wav = tmp_path / "speech.wav"
-    run_ml(f"""
+    found = in_ml(f"""
         import sys
         sys.path.insert(0, "bench")
         import speech_media
@@ -51,29 +58,35 @@ def test_onnx_runner_gives_silero_vads_probabilities_and_no_torch_is_imported(tm
         from shared.speech import vad
         det = vad.SileroVad(vad.VadOptions())
         det.load()
-        assert det.runtime == "onnxruntime"
         regions = det.detect({str(wav)!r}, 20.0)
-        assert "torch" not in sys.modules, "the ONNX path imported torch"
+        torch_imported = "torch" in sys.modules
         import numpy as np, torch
         from silero_vad.utils_vad import OnnxWrapper
         from shared.speech import audio
         samples = audio.read_all({str(wav)!r})
         import os
-        assert det.model.sequence, det.model.path  # the package's sequence export: one call per block
         ref = OnnxWrapper(os.path.join(os.path.dirname(det.model.path), "silero_vad.onnx"), force_onnx_cpu=True)
         det.model.reset_states()
         usable = len(samples) // 512 * 512
         ours = det.model.probabilities(samples[:7 * 512]) + det.model.probabilities(samples[7 * 512:usable])
         theirs = [float(ref(torch.from_numpy(samples[i:i + 512]), 16000).item()) for i in range(0, usable, 512)]
-        assert len(ours) == len(theirs)
-        worst = max(abs(a - b) for a, b in zip(ours, theirs))
-        assert worst < 0.02, worst  # two exports of one network: float rounding apart
-        assert len(regions) >= 3 and all(e - s > 1.0 for s, e in regions)
         from silero_vad.utils_vad import init_jit_model
         from shared.speech.stage import resolve_model
         jit = vad.SileroVad(vad.VadOptions())
         jit.model, jit.runtime = init_jit_model(str(resolve_model("vad-silero"))), "torch"
         old = jit.detect({str(wav)!r}, 20.0)  # the JIT model through torch, as the stage ran before
-        assert len(old) == len(regions), (old, regions)
-        assert all(abs(a - b) <= 0.05 for r, o in zip(regions, old) for a, b in zip(r, o)), (old, regions)
+        result = {{"runtime": det.runtime, "torch_imported": torch_imported, "sequence": bool(det.model.sequence),
+                   "path": str(det.model.path), "ours": [float(p) for p in ours], "theirs": theirs,
+                   "regions": regions, "old": old}}
     """)
+    assert found["runtime"] == "onnxruntime"
+    assert not found["torch_imported"], "the ONNX path imported torch"
+    assert found["sequence"], found["path"]  # the package's sequence export: one call per block
+    ours, theirs = found["ours"], found["theirs"]
+    assert len(ours) == len(theirs)
+    worst = max(abs(a - b) for a, b in zip(ours, theirs, strict=True))
+    assert worst < 0.02, worst  # two exports of one network: float rounding apart
+    regions, old = found["regions"], found["old"]
+    assert len(regions) >= 3 and all(e - s > 1.0 for s, e in regions), regions
+    assert len(old) == len(regions), (old, regions)
+    assert all(abs(a - b) <= 0.05 for r, o in zip(regions, old, strict=True) for a, b in zip(r, o, strict=True)), (old, regions)
