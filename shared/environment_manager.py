@@ -400,8 +400,9 @@ def take_gpu_lock(stage: str, child: Mapping[str, str]) -> list[int]:
 # decision, and can record it with the common interpreter's packages (click, the standard
 # library): the stage module's ``records_only(argv, environ)`` says so, and its ``main``
 # then runs in this process instead of starting the stage's (ml) interpreter, with the
-# same outputs and manifest entry. diarize with DIARIZE resolving off is the common case.
-RECORD_ONLY_STAGES = ("diarize",)
+# same outputs and manifest entry. diarize with DIARIZE resolving off and separate's
+# pass-through (SEPARATE=auto on a CPU) are the common cases.
+RECORD_ONLY_STAGES = ("separate", "diarize")
 
 
 def nothing_to_do(stage: str, command: Sequence[str], child: Mapping[str, str], root: Path):

@@ -108,6 +108,27 @@ def check_audio(audio: str | os.PathLike[str], hint: str = "AUDIO", mono: bool =
     return meta
 
 
+def pcm_info(audio: str | os.PathLike[str]):
+    """The AudioInfo of a 16 kHz mono PCM WAV read from its header with the standard library
+    (the common interpreter has no soundfile); None for anything else."""
+    import wave
+
+    from shared.speech.audio import AudioInfo
+
+    try:
+        with wave.open(str(audio), "rb") as wav:
+            meta = AudioInfo(sample_rate=wav.getframerate(), channels=wav.getnchannels(), frames=wav.getnframes())
+    except (wave.Error, EOFError, OSError):
+        return None
+    return meta if meta.sample_rate == AUDIO_SAMPLE_RATE and meta.channels == 1 else None
+
+
+def audio_facts(audio: str | os.PathLike[str]):
+    """A record-only stage's :func:`check_audio` (16 kHz mono): the header where it suffices,
+    else the speech stages' own check (its reading, its error message)."""
+    return pcm_info(audio) or check_audio(audio, mono=True)
+
+
 def test_pause(stage: str) -> None:
     """Sleep when PIPELINE_TEST_PAUSE is ``<stage>:<seconds>``: lets tests kill a stage mid-write."""
     spec = os.environ.get("PIPELINE_TEST_PAUSE", "")

@@ -72,7 +72,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
         raise click.BadParameter(str(exc), param_hint="SPEAKERS") from None
     speech = skeleton.read_input(speech_json, "speech", "SPEECH_JSON")
     enabled, reason = policy.diarize_decision(diarize_setting, count, workflow_asks=speaker_labels == "names")
-    meta = skeleton.check_audio(audio, mono=True) if enabled else _wav_info(audio)
+    meta = skeleton.check_audio(audio, mono=True) if enabled else skeleton.audio_facts(audio)
     regions = [(float(r["start"]), float(r["end"])) for r in speech["regions"]]
     parameters = {"diarize": diarize_setting, "backend": backend, **count.as_dict(), "device": device}
 
@@ -141,7 +141,7 @@ def records_only(argv: list[str], environ: dict[str, str]) -> bool:
     """
     if any(arg.split("=", 1)[0] in DECIDING_OPTIONS for arg in argv):
         return False
-    if not argv or _pcm_info(Path(argv[0])) is None:  # a bad input: the stage reports it as usual
+    if not argv or skeleton.pcm_info(Path(argv[0])) is None:  # a bad input: the stage reports it as usual
         return False
     try:
         count = speakers_mod.SpeakerCount(*(int((environ.get(name) or "0").strip() or 0)
@@ -151,28 +151,6 @@ def records_only(argv: list[str], environ: dict[str, str]) -> bool:
     except ValueError:
         return False
     return not enabled
-
-
-def _pcm_info(audio: Path):
-    """The AudioInfo of a 16 kHz mono PCM WAV read from its header with the standard library
-    (the common interpreter has no soundfile); None for anything else."""
-    import wave
-
-    from shared.schema import AUDIO_SAMPLE_RATE
-    from shared.speech.audio import AudioInfo
-
-    try:
-        with wave.open(str(audio), "rb") as wav:
-            meta = AudioInfo(sample_rate=wav.getframerate(), channels=wav.getnchannels(), frames=wav.getnframes())
-    except (wave.Error, EOFError, OSError):
-        return None
-    return meta if meta.sample_rate == AUDIO_SAMPLE_RATE and meta.channels == 1 else None
-
-
-def _wav_info(audio: Path):
-    """(The off path.) The audio's facts without soundfile where the header suffices; else the
-    speech stages' own check (its reading, its error message)."""
-    return _pcm_info(audio) or skeleton.check_audio(audio, mono=True)
 
 
 def _by_time(turns: list[dict]) -> list[str]:

@@ -56,8 +56,8 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
 
     job_dir = skeleton.start("separate", job_dir, output.parent, verbose)
     speech_stage.quiet_libraries()
-    meta = skeleton.check_audio(audio, mono=True)
     enabled = sep_mod.choose(setting, device)
+    meta = skeleton.check_audio(audio, mono=True) if enabled else skeleton.audio_facts(audio)
     root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
     path = None
     if enabled:
@@ -73,13 +73,15 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
     parameters = {"separate": setting, "enabled": enabled, "decision": f"{'separate' if enabled else 'pass-through'} ({why})",
                   "device": device, "window_s": window}
     skeleton.clean_stale(output)
-    with job_manifest.StageRun("separate", job_dir, [str(audio)], [str(output)], parameters, packages=("demucs", "torch"),
-                      tools=(), model=model_id if enabled else None, device=device) as run:
+    with job_manifest.StageRun("separate", job_dir, [str(audio)], [str(output)], parameters,
+                               packages=("demucs", "torch") if enabled else (),
+                               tools=(), model=model_id if enabled else None, device=device) as run:
         run.audio_seconds = meta.duration
         if not enabled:
             how = _link_or_copy(audio, output)
             run.details = {"pass_through": True, "reason": why, "how": how}
             click.echo(f"separate: pass-through ({why}): vocals.wav is audio.wav ({how})", err=True)
+            skeleton.test_pause("separate")
             return
         import torch
 
@@ -91,6 +93,24 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
                                         ("mps" if device == "mps" else "cpu"))
         run.details = {"pass_through": False, **facts}
         skeleton.test_pause("separate")
+
+
+# Options that decide on the command line: with one, the stage itself decides (records_only says no).
+DECIDING_OPTIONS = ("--separate", "--device")
+
+
+def records_only(argv: list[str], environ: dict[str, str]) -> bool:
+    """True when the settings make this run a pass-through, which needs no ml package: then
+    shared.environment_manager runs :func:`main` in its own (common) interpreter instead of
+    starting the ml one (SEPARATE=auto on a CPU, the common case). Anything unclear (a
+    deciding option on the command line, audio that is not a 16 kHz mono PCM WAV) is False."""
+    from shared import policy
+
+    if any(arg.split("=", 1)[0] in DECIDING_OPTIONS for arg in argv):
+        return False
+    if not argv or skeleton.pcm_info(Path(argv[0])) is None:  # a bad input: the stage reports it as usual
+        return False
+    return not sep_mod.choose(policy.setting("SEPARATE", environ), policy.setting("DEVICE", environ))
 
 
 if __name__ == "__main__":

@@ -172,6 +172,52 @@ def test_diarize_off_runs_in_the_managers_interpreter_with_the_same_outputs(tmp_
     assert "off (DIARIZE=auto" in (job / "logs" / "diarize.log").read_text()
 
 
+def test_records_only_when_separation_is_a_pass_through(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "stages"))
+    try:
+        import separate as stage
+    finally:
+        sys.path.remove(str(REPO / "stages"))
+    audio, _ = speech_job(tmp_path)
+    argv = [str(audio), "-o", "vocals.wav"]
+    assert stage.records_only(argv, {"SEPARATE": "auto", "DEVICE": "cpu"})  # auto on a CPU: pass-through
+    assert stage.records_only(argv, {"SEPARATE": "off", "DEVICE": "cuda"})
+    assert not stage.records_only(argv, {"SEPARATE": "auto", "DEVICE": "cuda"})  # demucs runs
+    assert not stage.records_only(argv, {"SEPARATE": "on", "DEVICE": "cpu"})
+    assert not stage.records_only([*argv, "--separate", "on"], {"SEPARATE": "off", "DEVICE": "cpu"})
+    assert not stage.records_only([*argv, "--device=cuda"], {"SEPARATE": "auto", "DEVICE": "cpu"})
+    assert not stage.records_only([str(tmp_path / "missing.wav"), *argv[1:]], {"SEPARATE": "off", "DEVICE": "cpu"})
+
+
+@needs_envs
+def test_separate_pass_through_runs_in_the_managers_interpreter_with_the_same_outputs(tmp_path: Path) -> None:
+    audio, _ = speech_job(tmp_path / "in")
+    job = tmp_path / "here"
+    command = ["python", str(REPO / "stages" / "separate.py"), str(audio), "-o", str(job / "vocals.wav"),
+               "--job-dir", str(job)]
+    proc = em_run("separate", command, base_env(tmp_path, SEPARATE="auto", DEVICE="cpu",
+                                                  PIPELINE_TEST_PAUSE="separate:1.5"),
+                  stderr=subprocess.PIPE, text=True)
+    pids = pr.wait_for_stage("separate", str(job), proc, timeout=30)
+    exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pids}
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, stderr
+    assert pids == [proc.pid] and exes == {COMMON_PY.resolve()}
+    assert "separate: pass-through (SEPARATE=auto on cpu)" in stderr
+    reference = tmp_path / "reference"
+    env = em.Manager(root=REPO).process_environment("separate")
+    env.update(base_env(tmp_path, SEPARATE="auto", DEVICE="cpu"))
+    direct = subprocess.run([str(ML_PY), command[1], str(audio), "-o", str(reference / "vocals.wav"),
+                             "--job-dir", str(reference)], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert direct.returncode == 0, direct.stderr
+    assert (job / "vocals.wav").read_bytes() == (reference / "vocals.wav").read_bytes() == audio.read_bytes()
+    here = json.loads((job / "manifest.json").read_text())["stages"]["separate"]
+    there = json.loads((reference / "manifest.json").read_text())["stages"]["separate"]
+    assert stable(here) == stable(there)
+    assert here["details"]["pass_through"] is True and here["audio_seconds"] == pytest.approx(2.0)
+
+
 @needs_envs
 def test_diarize_on_still_starts_the_ml_interpreter(tmp_path: Path) -> None:
     audio, speech = speech_job(tmp_path / "in")
