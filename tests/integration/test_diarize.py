@@ -152,6 +152,16 @@ def test_off_records_the_decision_without_loading_anything(dialogue, cache) -> N
     assert "off (" in proc.stderr
 
 
+def test_pyannote_not_cached_says_how_to_cache_it(dialogue, tmp_path) -> None:
+    """DIARIZE_BACKEND=pyannote with an empty cache: one line naming the fix, exit 3, nothing written."""
+    out = dialogue["folder"] / "pyannote.json"
+    proc = run_stage("diarize", [str(dialogue["wav"]), str(dialogue["speech"]), "-o", str(out)],
+                     stage_env(tmp_path / "empty-cache", DIARIZE="on", DIARIZE_BACKEND="pyannote"), check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "./cache-models.sh --pyannote" in proc.stderr and "diarization-community-1" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
+
+
 @pytest.mark.parametrize(("settings", "hint"), [({"MIN_SPEAKERS": "4", "MAX_SPEAKERS": "2"}, "MIN_SPEAKERS"),
                                                 ({"SPEAKERS": "two"}, "speakers"),
                                                 ({"DIARIZE": "maybe"}, "diarize")])
