@@ -107,7 +107,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
         except speech_stage.ModelMissing as exc:
             missing = exc
     if missing is not None:
-        raise click.ClickException(str(missing))
+        raise click.ClickException(str(missing)) from missing.__cause__  # ModelNotCached: exit 3 (outcome.MISSING)
 
     parameters = {**parameters, "resolved_backend": name}
     with job_manifest.StageRun("diarize", job_dir, [str(audio), str(speech_json)], [str(output)], parameters,

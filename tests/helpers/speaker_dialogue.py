@@ -119,16 +119,33 @@ def loop_dialogue(path: Path, source: Path, minutes: float) -> None:
             written += len(piece)
 
 
+def repeated(turns: Sequence[Turn], period: float, length: float) -> list[Turn]:
+    """The turns of a recording ``period`` seconds long, looped to ``length`` seconds (the last ones cut)."""
+    out: list[Turn] = []
+    offset = 0.0
+    while offset < length:
+        for t in turns:
+            start, end = t.start + offset, min(t.end + offset, length)
+            if end - start > 0.05:
+                out.append(Turn(t.speaker, t.text, t.gap, round(start, 3), round(end, 3), t.words))
+        offset += period
+    return out
+
+
 def main(argv: Sequence[str]) -> None:
-    """``python tests/helpers/dialogue.py OUT.wav TRUTH.json dialogue|monologue [MINUTES]`` (ml interpreter)."""
+    """``python tests/helpers/speaker_dialogue.py OUT.wav TRUTH.json dialogue|monologue [MINUTES]`` (ml interpreter)."""
     import json
 
     out, truth_path, which = Path(argv[0]), Path(argv[1]), argv[2]
     turns = make_dialogue(out, DIALOGUE if which == "dialogue" else MONOLOGUE)
-    if len(argv) > 3:  # a long recording for the benchmark: the dialogue repeated
+    if len(argv) > 3:  # a long recording (tests, benchmark): the dialogue repeated, and its truth with it
+        import soundfile as sf
+
+        period = sf.info(str(out)).frames / RATE
         looped = out.with_name(out.stem + ".long.wav")
         loop_dialogue(looped, out, float(argv[3]))
         looped.replace(out)
+        turns = repeated(turns, period, float(argv[3]) * 60)
     truth_path.write_text(json.dumps([{"speaker": t.speaker, "start": t.start, "end": t.end, "words": t.words}
                                       for t in turns]), encoding="utf-8")
 
