@@ -54,6 +54,14 @@ def default_from(name: str) -> Callable[[], str]:
     return lambda: setting(name)
 
 
+def choice_of(name: str) -> click.Choice:
+    """A Click type accepting exactly the values setting ``name`` accepts (shared.validation),
+    in any case, as preflight does."""
+    from shared import validation
+
+    return click.Choice(validation.choices_of(name), case_sensitive=False)
+
+
 def common_options(default_dir: str = "--output's folder") -> Callable[[F], F]:
     """Add ``--job-dir`` and ``-v/--verbose`` to a stage command (``default_dir`` says the default in --help)."""
 

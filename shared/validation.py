@@ -39,6 +39,7 @@ def choice(*choices: str, empty: bool = False) -> Validator:
         if (empty and value == "") or value.strip().lower() in choices:
             return None
         return f"must be one of {', '.join(choices)}{' or empty' if empty else ''}, not {value!r}{_nearest(value, choices)}"
+    check.choices = choices  # type: ignore[attr-defined]  # a stage's click.Choice reads them: choices_of
     return check
 
 
@@ -290,6 +291,15 @@ VALIDATORS: dict[str, Validator] = {
     "SPEAKER_NAMES": parsed_by(_speaker_names),
     "SUB_SPEAKER_LABELS": choice("off", "names"),
 }
+
+
+def choices_of(name: str) -> tuple[str, ...]:
+    """The values setting ``name`` accepts, from its validator: the list a stage's
+    click.Choice offers (shared.stage.choice_of), so preflight and the stage never differ."""
+    choices = getattr(VALIDATORS[name], "choices", None)
+    if choices is None:
+        raise KeyError(f"{name} is not a setting with a fixed list of values")
+    return choices
 
 
 def validate(name: str, value: str, values: Mapping[str, str] | None = None) -> str | None:

@@ -44,7 +44,7 @@ from shared.speech import stage as speech_stage
 @click.option("--speaker-names", default=skeleton.default_from("SPEAKER_NAMES"), show_default="SPEAKER_NAMES",
               help="SPEAKER_1=Asha,SPEAKER_2=Ravi: names in transcript.txt")
 @click.option("--align", "method_setting", default=skeleton.default_from("ALIGN"), show_default="ALIGN",
-              type=click.Choice(align_mod.METHODS))
+              type=skeleton.choice_of("ALIGN"))
 @click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE")
 @click.option("--compute-type", default=skeleton.default_from("COMPUTE_TYPE"), show_default="COMPUTE_TYPE")
 @click.option("--threads", type=click.IntRange(0, 1024), default=skeleton.default_from("THREADS"), show_default="THREADS")

@@ -55,12 +55,12 @@ def _optional_float(text: str, name: str) -> float | None:
 @click.argument("speech_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="transcript.json")
 @click.option("--backend", default=skeleton.default_from("ASR_BACKEND"), show_default="ASR_BACKEND",
-              type=click.Choice(["auto", *asr_mod.ASR_BACKENDS]))
+              type=skeleton.choice_of("ASR_BACKEND"))
 @click.option("--model", "model_setting", default=skeleton.default_from("ASR_MODEL"), show_default="ASR_MODEL",
               help="model id of config/models.toml (empty: the hardware class default)")
 @click.option("--language", default=skeleton.default_from("SRC"), show_default="SRC", help="auto or a language code")
 @click.option("--task", default=skeleton.default_from("ASR_TASK"), show_default="ASR_TASK",
-              type=click.Choice(["transcribe", "translate"]))
+              type=skeleton.choice_of("ASR_TASK"))
 @click.option("--beam-size", type=click.IntRange(1, 20), default=skeleton.default_from("ASR_BEAM_SIZE"), show_default="ASR_BEAM_SIZE")
 @click.option("--temperatures", default=skeleton.default_from("ASR_TEMPERATURES"), show_default="ASR_TEMPERATURES")
 @click.option("--compression-ratio-threshold", default=skeleton.default_from("ASR_COMPRESSION_RATIO_THRESHOLD"),
@@ -68,7 +68,7 @@ def _optional_float(text: str, name: str) -> float | None:
 @click.option("--logprob-threshold", default=skeleton.default_from("ASR_LOGPROB_THRESHOLD"), show_default="ASR_LOGPROB_THRESHOLD")
 @click.option("--no-speech-threshold", default=skeleton.default_from("ASR_NO_SPEECH_THRESHOLD"), show_default="ASR_NO_SPEECH_THRESHOLD")
 @click.option("--script-prompt", default=skeleton.default_from("ASR_SCRIPT_PROMPT"), show_default="ASR_SCRIPT_PROMPT",
-              type=click.Choice(["auto", "off"]), help="auto: a phrase in the language's own script steers Whisper to it")
+              type=skeleton.choice_of("ASR_SCRIPT_PROMPT"), help="auto: a phrase in the language's own script steers Whisper to it")
 @click.option("--glossary", default=skeleton.default_from("GLOSSARY"), show_default="GLOSSARY", help="TSV: source term, target term, language")
 @click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE")
 @click.option("--compute-type", default=skeleton.default_from("COMPUTE_TYPE"), show_default="COMPUTE_TYPE")

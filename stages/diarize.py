@@ -42,9 +42,9 @@ def _count_setting(name: str):
 @click.argument("speech_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="speakers.json to write")
 @click.option("--diarize", "diarize_setting", default=skeleton.default_from("DIARIZE"), show_default="DIARIZE",
-              type=click.Choice(["auto", "on", "off"]))
+              type=skeleton.choice_of("DIARIZE"))
 @click.option("--backend", default=skeleton.default_from("DIARIZE_BACKEND"), show_default="DIARIZE_BACKEND",
-              type=click.Choice(["auto", "senko", "pyannote"]))
+              type=skeleton.choice_of("DIARIZE_BACKEND"))
 @click.option("--speakers", type=click.IntRange(0, 100), default=_count_setting("SPEAKERS"), show_default="SPEAKERS",
               help="exact number of speakers (0: estimate)")
 @click.option("--min-speakers", type=click.IntRange(0, 100), default=_count_setting("MIN_SPEAKERS"),
@@ -52,7 +52,7 @@ def _count_setting(name: str):
 @click.option("--max-speakers", type=click.IntRange(0, 100), default=_count_setting("MAX_SPEAKERS"),
               show_default="MAX_SPEAKERS")
 @click.option("--speaker-labels", default=skeleton.default_from("SUB_SPEAKER_LABELS"),
-              show_default="SUB_SPEAKER_LABELS", type=click.Choice(["off", "names"]),
+              show_default="SUB_SPEAKER_LABELS", type=skeleton.choice_of("SUB_SPEAKER_LABELS"),
               help="names: subtitles show speakers, so DIARIZE=auto runs")
 @click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE", help="cpu, cuda, mps")
 @click.option("--threads", type=click.IntRange(0, 1024), default=skeleton.default_from("THREADS"), show_default="THREADS")

@@ -43,7 +43,7 @@ def _link_or_copy(source: Path, target: Path) -> str:
 @click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="vocals.wav")
 @click.option("--separate", "setting", default=skeleton.default_from("SEPARATE"), show_default="SEPARATE",
-              type=click.Choice(["auto", "on", "off"]))
+              type=skeleton.choice_of("SEPARATE"))
 @click.option("--model", "model_id", default="", help="demucs model id (default: the hardware class's; demucs_unittest: tests)")
 @click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE")
 @click.option("--window", type=click.FloatRange(10.0, 600.0), default=skeleton.default_from("SEPARATE_WINDOW"),

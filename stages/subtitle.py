@@ -265,7 +265,7 @@ def _formats(value: str) -> list[str]:
 @click.option("--shot-changes", "shots_text", default=None, show_default="SUB_SHOT_CHANGES",
               help="off, auto (ffmpeg scene detection on the video) or a file of shot-change times in seconds")
 @click.option("--speaker-labels", default=skeleton.default_from("SUB_SPEAKER_LABELS"),
-              show_default="SUB_SPEAKER_LABELS", type=click.Choice(["off", "names"]),
+              show_default="SUB_SPEAKER_LABELS", type=skeleton.choice_of("SUB_SPEAKER_LABELS"),
               help="names: speaker names in SRT (Name: ) and VTT (<v Name>) when aligned.json has speakers")
 @click.option("--speaker-names", default=skeleton.default_from("SPEAKER_NAMES"), show_default="SPEAKER_NAMES",
               help="SPEAKER_1=Asha,SPEAKER_2=Ravi")

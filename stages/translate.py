@@ -32,7 +32,7 @@ from shared.translation.backends.base import TranslateOptions
 from shared.translation.backends.llm import LlmSettings
 from shared.translation.glossary import Glossary, GlossaryError, glossary_files
 from shared.translation.loader import ModelLoader
-from shared.translation.routing import TRANSLATORS, PairError, choose_backend
+from shared.translation.routing import PairError, choose_backend
 from shared.translation.sentences import group_sentences
 
 log = logging.getLogger("translate")
@@ -63,7 +63,7 @@ def _language(code: str, hint: str) -> Language:
 @click.option("--src", default=lambda: _setting("SRC"), show_default="SRC",
               help="spoken language; auto: the language aligned.json reports")
 @click.option("--translator", default=lambda: _setting("TRANSLATOR"), show_default="TRANSLATOR",
-              type=click.Choice(TRANSLATORS))
+              type=skeleton.choice_of("TRANSLATOR"))
 @click.option("--postedit/--no-postedit", default=lambda: job.is_on(_setting("LLM_POSTEDIT")),
               show_default="LLM_POSTEDIT", help="LLM pass over the machine translation")
 @click.option("--model", "model_override", default=lambda: _setting("TRANSLATE_MODEL"), show_default="TRANSLATE_MODEL",
@@ -82,7 +82,7 @@ def _language(code: str, hint: str) -> Language:
 @click.option("--max-words", type=click.IntRange(1, 1000), default=lambda: _setting("MAX_SENTENCE_WORDS"),
               show_default="MAX_SENTENCE_WORDS")
 @click.option("--beams", type=click.IntRange(1, 64), default=lambda: _setting("TRANSLATE_BEAMS"), show_default="TRANSLATE_BEAMS")
-@click.option("--ct2", type=click.Choice(["auto", "off"]), default=lambda: _setting("TRANSLATE_CT2"), show_default="TRANSLATE_CT2")
+@click.option("--ct2", type=skeleton.choice_of("TRANSLATE_CT2"), default=lambda: _setting("TRANSLATE_CT2"), show_default="TRANSLATE_CT2")
 @skeleton.common_options("--output's folder")
 def main(aligned_json: Path, output: Path, tgt: str, src: str, translator: str, postedit: bool, model_override: str,
          glossary_setting: str, input_file: str, job_dir: Path | None, device: str, compute_type: str, threads: int,

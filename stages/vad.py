@@ -37,7 +37,7 @@ def _float_setting(name: str):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="speech.json to write")
 @click.option("--vad", "backend", default=skeleton.default_from("VAD"), show_default="VAD",
-              type=click.Choice(["auto", *vad_mod.VAD_BACKENDS]), help="speech detector")
+              type=skeleton.choice_of("VAD"), help="speech detector")
 @click.option("--device", default=skeleton.default_from("DEVICE"), show_default="DEVICE",
               help="cpu, cuda, mps")
 @click.option("--onset", type=float, default=_float_setting("VAD_ONSET"), show_default="VAD_ONSET")
