@@ -151,8 +151,9 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         if refusal:
             raise click.ClickException(refusal) from selection.AsrModelProblem(refusal)  # nothing written: the stage fails before its output
         probability = f" (probability {result.language_probability:.2f})" if result.language_probability is not None else ""
-        log.info("language %s%s%s, model %s (%s)", result.language, probability, "" if lang else " detected",
-                 model_id, why)
+        one_language = len(spec.languages) == 1 and spec.languages[0] != "*"  # nothing to detect: said in `why`
+        log.info("language %s%s%s, model %s (%s)", result.language, probability,
+                 "" if lang or one_language else " detected", model_id, why)
         kept, removed = guards.apply_guards(result.segments, regions, guards.GuardOptions(
             no_speech_threshold=opts.no_speech_threshold if opts.no_speech_threshold is not None else 1.0,
             log_prob_threshold=opts.log_prob_threshold if opts.log_prob_threshold is not None else -99.0,

@@ -129,6 +129,17 @@ def test_the_asr_stage_itself_refuses_the_english_fallback(tmp_path: Path, hindi
 
 
 @pytest.mark.skipif(not ML.exists(), reason="the ml environment is not built")
+def test_an_english_only_model_asked_for_says_english_is_assumed_not_detected(tmp_path: Path, english: Path) -> None:
+    out = tmp_path / "out"
+    run = pipeline("transcribe", f"FILE={english}", f"OUT_DIR={out}",
+                   env=clean_env(tmp_path / "cache", ASR_MODEL="tiny.en-bundled", SRC="auto"))
+    assert run.returncode == outcome.OK, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.startswith("asr: language ")]
+    assert lines == ["asr: language en (probability 1.00), model tiny.en-bundled (requested; tiny.en-bundled knows "
+                     "English only: en assumed, no language detection)"], run.stderr
+
+
+@pytest.mark.skipif(not ML.exists(), reason="the ml environment is not built")
 def test_looking_and_mistakes_change_nothing(tmp_path: Path, english: Path) -> None:
     out = tmp_path / "out"
     env = clean_env(tmp_path / "cache", ASR_MODEL="tiny.en-bundled", SRC="en")
