@@ -35,7 +35,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared import launcher, policy, selection
+from shared import launcher, outcome, policy, selection
 from shared import settings as settings_mod
 
 try:
@@ -89,6 +89,8 @@ TELEMETRY_OFF = {
 
 class EnvironmentError_(Exception):
     """A problem a user can fix; the message says how."""
+
+    status = outcome.MISSING  # the exit status a stage failing on it ends with
 
 
 def platform_tag(system: str | None = None, machine: str | None = None) -> str:

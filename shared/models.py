@@ -37,7 +37,7 @@ try:
 except ImportError:  # Python 3.10: the common environment carries tomli
     import tomli as tomllib  # type: ignore[no-redef]
 
-from shared import policy
+from shared import outcome, policy
 
 MODELS_TOML = Path("config") / "models.toml"
 HARDWARE_CACHE = policy.HARDWARE_CACHE
@@ -50,6 +50,8 @@ NO_MODEL_STAGES = policy.NO_MODEL_STAGES
 
 class ModelNotCached(Exception):
     """A model a stage needs is not in the cache; the message says how to fetch it."""
+
+    status = outcome.MISSING  # the exit status a stage failing on it ends with
 
     def __init__(self, model_id: str, fix: str):
         self.model_id = model_id

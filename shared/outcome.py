@@ -71,6 +71,14 @@ def pipeline_status(make_status: int, lines: list[str]) -> int:
     return STAGE_FAILED if recorded else USAGE
 
 
+def status_of(error: BaseException | None) -> int:
+    """The exit status an error stands for: its own ``status`` (a class attribute such as
+    ``status = outcome.MISSING`` on ModelNotCached, ModelMissing and EnvironmentError_) when
+    that is one of the table's, else 1 (a stage failed on this input)."""
+    status = getattr(error, "status", None)
+    return status if isinstance(status, int) and status in MEANING and status != OK else STAGE_FAILED
+
+
 def run_stage(main, stage: str) -> None:  # noqa: ANN001 - a click command
     """Run a stage's Click command and exit with its status from the table above.
 
@@ -97,10 +105,7 @@ def run_stage(main, stage: str) -> None:  # noqa: ANN001 - a click command
             exc.show()
         status = USAGE
     except click.ClickException as exc:
-        cause = exc.__cause__ or exc.__context__
-        status = MISSING if type(cause).__name__ in ("ModelNotCached", "EnvironmentError_") else STAGE_FAILED
-        if isinstance(getattr(cause, "status", None), int) and cause.status in MEANING:
-            status = cause.status
+        status = status_of(exc.__cause__ or exc.__context__)
         print(f"{stage}: error: {exc.format_message()}", file=sys.stderr)
     except click.exceptions.Abort:
         print(f"{stage}: aborted", file=sys.stderr)
@@ -110,7 +115,7 @@ def run_stage(main, stage: str) -> None:  # noqa: ANN001 - a click command
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
     except Exception as exc:  # noqa: BLE001 - the one place a stage's unexpected failure becomes a line
-        status = MISSING if type(exc).__name__ == "ModelNotCached" else STAGE_FAILED
+        status = status_of(exc)
         print(f"{stage}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         text = traceback.format_exc()
         files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from shared import outcome
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,8 @@ def repo_root() -> Path:
 
 class ModelMissing(Exception):
     """A model the stage needs is not in the cache; the message names the cache-models flag."""
+
+    status = outcome.MISSING  # the exit status a stage failing on it ends with
 
 
 def resolve_model(model_id: str) -> Path:
