@@ -131,8 +131,8 @@ def test_turns_follow_the_speech(run, prepared) -> None:
     found = sum(t["end"] - t["start"] for t in turns)
     spoken = sum(t["end"] - t["start"] for t in truth)
     both = overlap(turns, truth)
-    assert both >= 0.8 * spoken, (both, spoken, turns)
-    assert both >= 0.8 * found, (both, found, turns)
+    assert both >= 0.9 * spoken, (both, spoken, turns)  # 97 % when written
+    assert both >= 0.9 * found, (both, found, turns)  # 98 %
 
 
 def test_the_job_manifest_records_the_backend_and_the_model(run) -> None:
