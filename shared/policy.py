@@ -89,6 +89,33 @@ def setting(name: str, environ: Mapping[str, str] | None = None, root: Path = RE
     return value if value is not None else default(name, root)
 
 
+# Every switch that keeps a library of the stage environments from phoning home (usage
+# traces, update and version checks), found in the installed sources; forced for every
+# stage (by the environment manager, and by the stage skeleton for a stage run by hand),
+# whatever the user's environment says: nothing about a job may leave the machine.
+TELEMETRY_OFF = {
+    # pyannote.audio 4 (pyannote/audio/telemetry/metrics.py): OpenTelemetry usage traces of
+    # every pipeline run to its own server unless this is 0 (its default comes from a
+    # config file that says true)
+    "PYANNOTE_METRICS_ENABLED": "0",
+    # opentelemetry-sdk (pulled in by pyannote): a no-op tracer, so no exporter ever sends
+    "OTEL_SDK_DISABLED": "true",
+    "OTEL_TRACES_EXPORTER": "none",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+    # huggingface_hub (constants.py) and transformers (utils/hub.py, through it): no
+    # telemetry pings; DO_NOT_TRACK is the cross-tool convention huggingface_hub also reads
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    # libraries the stages do not ship today but users add beside them (gradio UIs, wandb,
+    # mlflow loggers through lightning): their documented opt-outs
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "WANDB_MODE": "disabled",
+    "WANDB_DISABLED": "true",
+}
+
+
 # ---- the model cache -----------------------------------------------------------------
 def cache_root(values: Mapping[str, str] | None = None, root: Path | str | None = None) -> Path:
     """The model cache: MODEL_CACHE_DIR of ``values`` (default: the process environment),

