@@ -61,8 +61,6 @@ FALLBACK_HARDWARE = policy.FALLBACK_HARDWARE
 HARDWARE_SETTINGS = policy.HARDWARE_SETTINGS
 
 
-
-
 class EnvironmentError_(Exception):
     """A problem a user can fix; the message says how."""
 
@@ -273,7 +271,6 @@ class Manager:
         child["HF_HOME"] = str(cache / "huggingface")
         child["TORCH_HOME"] = str(cache / "torch")
         child["MLX_CACHE_DIR"] = str(cache / "mlx")
-        child["HF_HUB_DISABLE_TELEMETRY"] = "1"
         child.update(policy.TELEMETRY_OFF)
         if self.stage_models_cached(stage, values, cache):
             child["HF_HUB_OFFLINE"] = "1"
@@ -403,8 +400,6 @@ def nothing_to_do(stage: str, command: Sequence[str], child: Mapping[str, str], 
     records_only = getattr(module, "records_only", None)
     if records_only is None or not records_only(list(command[2:]), child):
         return None
-    from shared import outcome
-
     return lambda: outcome.run_stage(module.main, stage)
 
 

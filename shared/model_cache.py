@@ -201,7 +201,7 @@ def fetch_hf(spec: models.ModelSpec, ctx: Context, revision: str | None = None) 
             for sibling in siblings:
                 local = Path(hub.hf_hub_download(spec.repo, sibling.rfilename, revision=commit, cache_dir=cache_dir,
                                                  token=ctx.token))
-                meter.file_done(sibling.size or local.stat().st_size)
+                meter.add(sibling.size or local.stat().st_size)
                 files.append(_check_hub_file(spec, ctx, sibling, local, commit))
     except errors.GatedRepoError as exc:
         raise _auth_failure(spec, exc.response.status_code if exc.response is not None else None, bool(ctx.token)) from None
@@ -270,11 +270,9 @@ class DownloadMeter:
                 self.meter.update(done - self.meter.done)
 
     def add(self, amount: int) -> None:
+        """``amount`` more bytes are done: a finished file, or a block of a URL download."""
         self.finished += amount
         self.set(self.finished)
-
-    def file_done(self, size: int) -> None:
-        self.add(size)
 
 
 def unreachable(spec: models.ModelSpec, where: str, exc: BaseException) -> str:

@@ -35,7 +35,6 @@ of a batch (shared/batch.py): ``batch: [3/120] film.mp4: stage 4/8 asr 37% ...``
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -91,12 +90,9 @@ def stage_place(stage: str, verb: str | None = None, root: Path = REPO_ROOT) -> 
 
 
 def _manifest_stages(job_dir: Path) -> dict:
-    try:
-        data = json.loads((job_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    stages = data.get("stages") if isinstance(data, dict) else None
-    return stages if isinstance(stages, dict) else {}
+    from shared.job_manifest import read_manifest  # here: cache-models imports progress, not the manifest
+
+    return read_manifest(job_dir)["stages"]
 
 
 def stage_costs(out_dir: Path, recent: int = RECENT_JOBS) -> dict[str, float]:

@@ -146,8 +146,8 @@ def records_only(argv: list[str], environ: dict[str, str]) -> bool:
     try:
         count = speakers_mod.SpeakerCount(*(int((environ.get(name) or "0").strip() or 0)
                                             for name in ("SPEAKERS", "MIN_SPEAKERS", "MAX_SPEAKERS")))
-        enabled, _ = policy.diarize_decision(environ.get("DIARIZE") or "auto", count,
-                                              workflow_asks=(environ.get("SUB_SPEAKER_LABELS") or "").strip() == "names")
+        enabled, _ = policy.diarize_decision(policy.setting("DIARIZE", environ), count,
+                                              workflow_asks=policy.setting("SUB_SPEAKER_LABELS", environ).strip() == "names")
     except ValueError:
         return False
     return not enabled

@@ -249,11 +249,11 @@ def silero_stamps(probs: list[float], threshold: float, neg_threshold: float, mi
                     break
                 if event == cut:  # too long before any pause opened
                     checked = cut
-                    if not pauses:
-                        speeches.append({"start": start, "end": cut * window})
+                    rest = _too_long(speeches, start, pauses, cut * window)
+                    if rest is None:
                         ended = cut
                         break
-                    start, pauses = _cut_at_longest_pause(speeches, start, pauses)
+                    start, pauses = rest, []
                     at = cut
                     if p[cut] < neg_threshold:
                         opened = cut
@@ -271,21 +271,21 @@ def silero_stamps(probs: list[float], threshold: float, neg_threshold: float, mi
                 opened, at = None, close
                 if close == cut:  # the length check runs in the frame that closed the pause
                     checked = cut
-                    if not pauses:
-                        speeches.append({"start": start, "end": cut * window})
+                    rest = _too_long(speeches, start, pauses, cut * window)
+                    if rest is None:
                         ended = cut
                         break
-                    start, pauses = _cut_at_longest_pause(speeches, start, pauses)
+                    start, pauses = rest, []
                 at = close + 1
                 continue
             if cut <= last and cut < n:  # too long in a pause: cut, and the pause opens again here
                 checked = cut
                 opened = None
-                if not pauses:
-                    speeches.append({"start": start, "end": cut * window})
+                rest = _too_long(speeches, start, pauses, cut * window)
+                if rest is None:
                     ended = cut
                     break
-                start, pauses = _cut_at_longest_pause(speeches, start, pauses)
+                start, pauses = rest, []
                 if p[cut] < neg_threshold:
                     opened, at = cut, cut
                 else:
@@ -307,11 +307,16 @@ def silero_stamps(probs: list[float], threshold: float, neg_threshold: float, mi
     return speeches
 
 
-def _cut_at_longest_pause(speeches: list[dict], start: int, pauses: list[tuple[int, int]]) -> tuple[int, list]:
-    """End the current speech at its longest closed pause; the next part's start, no pauses."""
+def _too_long(speeches: list[dict], start: int, pauses: list[tuple[int, int]], here: int) -> int | None:
+    """The speech from ``start`` reached its length limit at sample ``here``: end it at its
+    longest closed pause and return where the next part starts (where that pause closed),
+    or, with no pause to cut at, end it right here and return None (the speech is over)."""
+    if not pauses:
+        speeches.append({"start": start, "end": here})
+        return None
     where, length = max(pauses, key=lambda pause: pause[1])
     speeches.append({"start": start, "end": where})
-    return where + length, []
+    return where + length
 
 
 class SileroVad(VadBackend):
