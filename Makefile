@@ -196,8 +196,9 @@ endif
 # The GPU-heavy stages (shared.policy.GPU_STAGES): with DEVICE=cuda|mps the environment
 # manager's run takes shared.gpu_lock's lock first, in its own process, so one of them runs
 # at a time per GPU across every job (make -j, batches, other make runs); on a CPU, none.
-# So a stage starts two interpreters (the manager's and its own), and one when it only
-# records an "off": the manager runs it itself (environment_manager.RECORD_ONLY_STAGES).
+# So a stage starts two interpreters (the manager's and its own), and one when it needs
+# only the common one (an "off" to record, align on the ASR pass's word times): the
+# manager runs it itself (environment_manager.LIGHT_STAGES).
 GPU_STAGES := separate diarize asr align translate
 run-stage = test -f "$(ROOT)/stages/$(1).py" || { echo "make: stage $(1) is not available yet (stages/$(1).py does not exist)" >&2; exit 2; }; PIPELINE_OWNER_PID=$$PPID $(EM) run $(1) -- python "$(ROOT)/stages/$(1).py"
 

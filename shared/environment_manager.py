@@ -342,8 +342,8 @@ def cmd_run(mgr: Manager, args: argparse.Namespace) -> int:
     if not env_obj.installed():
         raise EnvironmentError_(f"the {env_obj.name!r} environment for stage {args.stage!r} is not built: {_bootstrap_hint(env_obj)}")
     child = mgr.process_environment(args.stage, _parse_sets(args.set))
-    stage_main = nothing_to_do(args.stage, command, child, mgr.root)
-    if stage_main is not None:  # only a decision to record: this interpreter does it, no stage process
+    stage_main = light_main(args.stage, command, child, mgr.root)
+    if stage_main is not None:  # this interpreter can do it: no stage process
         return launcher.run_here(stage_main, command, child)
     if command[0] in ("python", "python3"):
         command[0] = str(env_obj.python)
@@ -371,18 +371,19 @@ def take_gpu_lock(stage: str, child: Mapping[str, str]) -> list[int]:
     return [gpu_lock.acquire(path, stage, say=lambda text: print(text, file=sys.stderr, flush=True))]
 
 
-# Stages whose file can tell, from the settings alone, that the run only records an "off"
-# decision, and can record it with the common interpreter's packages (click, the standard
-# library): the stage module's ``records_only(argv, environ)`` says so, and its ``main``
-# then runs in this process instead of starting the stage's (ml) interpreter, with the
-# same outputs and manifest entry. diarize with DIARIZE resolving off and separate's
-# pass-through (SEPARATE=auto on a CPU) are the common cases.
-RECORD_ONLY_STAGES = ("separate", "diarize")
+# Stages whose file can tell, from the settings and inputs alone, that this run needs
+# nothing but the common interpreter's packages (click, the standard library): the stage
+# module's ``runs_light(argv, environ)`` says so, and its ``main`` then runs in this
+# process instead of starting the stage's (ml) interpreter, with the same outputs and
+# manifest entry. The common cases: diarize with DIARIZE resolving off, separate's
+# pass-through (SEPARATE=auto on a CPU), and align timing words from the ASR pass's own
+# word times (ALIGN=whisper, the CPU default: no model is loaded).
+LIGHT_STAGES = ("separate", "diarize", "align")
 
 
-def nothing_to_do(stage: str, command: Sequence[str], child: Mapping[str, str], root: Path):
-    """The stage's Click ``main`` when ``command`` (python stages/STAGE.py ...) only records a decision; else None."""
-    if stage not in RECORD_ONLY_STAGES or len(command) < 2 or command[0] not in ("python", "python3"):
+def light_main(stage: str, command: Sequence[str], child: Mapping[str, str], root: Path):
+    """The stage's Click ``main`` when ``command`` (python stages/STAGE.py ...) needs only this interpreter; else None."""
+    if stage not in LIGHT_STAGES or len(command) < 2 or command[0] not in ("python", "python3"):
         return None
     script = Path(command[1])
     if script.resolve() != (Path(root) / "stages" / f"{stage}.py").resolve() or not script.is_file():
@@ -397,8 +398,8 @@ def nothing_to_do(stage: str, command: Sequence[str], child: Mapping[str, str], 
         spec.loader.exec_module(module)
     except ImportError:  # the stage file needs more than this interpreter has: run it the usual way
         return None
-    records_only = getattr(module, "records_only", None)
-    if records_only is None or not records_only(list(command[2:]), child):
+    runs_light = getattr(module, "runs_light", None)
+    if runs_light is None or not runs_light(list(command[2:]), child):
         return None
     return lambda: outcome.run_stage(module.main, stage)
 

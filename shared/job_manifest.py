@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import importlib.metadata
 import json
 import logging
 import os
@@ -33,6 +32,8 @@ DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSP
 def tool_versions(packages: Sequence[str] = ("click",), tools: Sequence[str] = ("ffmpeg",)) -> dict[str, str]:
     """Versions of python, the named packages and command-line tools (``unknown`` when absent)."""
     versions = {"python": platform.python_version()}
+    if packages:  # imported here: it costs 20-30 ms, and a record-only stage names no packages
+        import importlib.metadata
     for name in packages:
         try:
             versions[name] = importlib.metadata.version(name)

@@ -38,15 +38,33 @@ def need_tool(name: str) -> str:
     return found
 
 
-@functools.cache
+_versions: dict[str, str] = {}
+_version_runs: dict[str, subprocess.Popen[str]] = {}
+
+
+def tool_version_soon(name: str = "ffmpeg") -> None:
+    """Start ``name -version`` in the background, for :func:`tool_version` to read later.
+
+    The tool's start-up (loading libav*) costs 60-190 ms here, as long as decoding a short
+    clip; started beside that decode (:func:`run_ffmpeg` does), it costs the job nothing.
+    """
+    if name in _versions or name in _version_runs:
+        return
+    try:
+        _version_runs[name] = subprocess.Popen([need_tool(name), "-hide_banner", "-version"], stdout=subprocess.PIPE,
+                                               stderr=subprocess.DEVNULL, text=True)
+    except (MediaError, OSError):
+        _versions[name] = "unknown"
+
+
 def tool_version(name: str = "ffmpeg") -> str:
     """The first line's version of ``ffmpeg``/``ffprobe`` (e.g. ``5.1.9-0+deb12u1``), or ``unknown``."""
-    try:
-        out = subprocess.run([need_tool(name), "-hide_banner", "-version"], capture_output=True, text=True, check=False).stdout
-    except (MediaError, OSError):
-        return "unknown"
-    match = re.match(r"\S+ version (\S+)", out)
-    return match.group(1) if match else "unknown"
+    tool_version_soon(name)
+    run = _version_runs.pop(name, None)
+    if run is not None:
+        match = re.match(r"\S+ version (\S+)", run.communicate()[0])
+        _versions[name] = match.group(1) if match else "unknown"
+    return _versions[name]
 
 
 @functools.cache
@@ -185,6 +203,7 @@ def same_language(a: str, b: str) -> bool:
 def run_ffmpeg(args: list[str], what: str) -> None:
     """Run ffmpeg with ``args`` (quiet); MediaError quoting ffmpeg's last error lines on failure."""
     cmd = [need_tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    tool_version_soon("ffmpeg")  # the manifest will want it: found meanwhile
     log.debug("running %s", cmd)
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:

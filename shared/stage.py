@@ -106,13 +106,19 @@ def read_input(path: str | os.PathLike[str], kind: str | tuple[str, ...], hint: 
 
 
 def check_audio(audio: str | os.PathLike[str], hint: str = "AUDIO", mono: bool = False):
-    """The sound file's info (shared.speech.audio.info), or a usage error unless it is 16 kHz (and mono)."""
-    from shared.speech import audio as audio_io
+    """The sound file's AudioInfo, or a usage error unless it is 16 kHz (and mono).
 
-    try:
-        meta = audio_io.info(audio)
-    except RuntimeError as exc:
-        raise click.BadParameter(f"{audio}: not a readable sound file ({exc})", param_hint=hint) from None
+    A PCM WAV (what demux writes) is read from its header (:func:`wav_header`), so a stage
+    that needs no other audio library (the common interpreter has no soundfile) can check
+    it; anything else goes through soundfile (shared.speech.audio.info)."""
+    meta = wav_header(audio)
+    if meta is None:
+        from shared.speech import audio as audio_io
+
+        try:
+            meta = audio_io.info(audio)
+        except RuntimeError as exc:
+            raise click.BadParameter(f"{audio}: not a readable sound file ({exc})", param_hint=hint) from None
     if meta.sample_rate != AUDIO_SAMPLE_RATE or (mono and meta.channels != 1):
         shape = f"{meta.sample_rate} Hz, {meta.channels} channel(s)" if mono else f"{meta.sample_rate} Hz"
         wanted = "16 kHz mono" if mono else "16 kHz"
@@ -120,25 +126,28 @@ def check_audio(audio: str | os.PathLike[str], hint: str = "AUDIO", mono: bool =
     return meta
 
 
-def pcm_info(audio: str | os.PathLike[str]):
-    """The AudioInfo of a 16 kHz mono PCM WAV read from its header with the standard library
-    (the common interpreter has no soundfile); None for anything else."""
+def wav_header(audio: str | os.PathLike[str]):
+    """The AudioInfo of a PCM WAV read from its header with the standard library; None for
+    anything else, and for a header that claims more frames than the file holds (a
+    truncated file: soundfile then counts what is there)."""
     import wave
 
     from shared.speech.audio import AudioInfo
 
     try:
-        with wave.open(str(audio), "rb") as wav:
+        with open(audio, "rb") as fh, wave.open(fh, "rb") as wav:
             meta = AudioInfo(sample_rate=wav.getframerate(), channels=wav.getnchannels(), frames=wav.getnframes())
+            claimed_end = fh.tell() + meta.frames * wav.getsampwidth() * meta.channels  # wave stops at the data's start
+            size = os.fstat(fh.fileno()).st_size
     except (wave.Error, EOFError, OSError):
         return None
-    return meta if meta.sample_rate == AUDIO_SAMPLE_RATE and meta.channels == 1 else None
+    return meta if claimed_end <= size else None
 
 
-def audio_facts(audio: str | os.PathLike[str]):
-    """A record-only stage's :func:`check_audio` (16 kHz mono): the header where it suffices,
-    else the speech stages' own check (its reading, its error message)."""
-    return pcm_info(audio) or check_audio(audio, mono=True)
+def pcm_info(audio: str | os.PathLike[str]):
+    """The AudioInfo of a 16 kHz mono PCM WAV (:func:`wav_header`); None for anything else."""
+    meta = wav_header(audio)
+    return meta if meta is not None and meta.sample_rate == AUDIO_SAMPLE_RATE and meta.channels == 1 else None
 
 
 def test_pause(stage: str) -> None:

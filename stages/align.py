@@ -78,10 +78,7 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
     meta = skeleton.check_audio(audio)
 
     root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
-    language = models.whisper_language(transcript["language"] or "")
-    spec = models.aligner_for(language, root) if language not in ("", "und") else None
-    cached = spec is not None and models.model_state(spec, cache, root) == "cached"
-    method = align_mod.choose_method(method_setting, cached)
+    method, language, spec = choose(transcript, method_setting, root, cache)
     aligner = None
     model_id = None
     try:
@@ -109,9 +106,10 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
     atomic.remove_stale_temporaries(output)
     atomic.remove_stale_temporaries(txt)
     parameters = {"align": method_setting, "method": method, "language": language, "device": device}
+    # the aligners' packages are recorded where a model is loaded (the run depends on them)
+    packages = MODEL_PACKAGES if align_mod.loads_model(method, transcript["segments"]) else ()
     with job_manifest.StageRun("align", job_dir, [str(transcript_json), str(audio)], [str(output), str(txt)], parameters,
-                      packages=("whisperx", "faster-whisper", "transformers", "torch"), tools=(), model=model_id,
-                      device=device) as run:
+                               packages=packages, tools=(), model=model_id, device=device) as run:
         run.audio_seconds = meta.duration
         if aligner is not None and transcript["segments"]:
             with model_integrity.loading(model_id or "", path):
@@ -136,6 +134,41 @@ def main(transcript_json: Path, audio: Path, output: Path, speech_json: Path | N
         skeleton.test_pause("align")
 
 
+MODEL_PACKAGES = ("whisperx", "faster-whisper", "transformers", "torch")
+
+
+def choose(transcript: dict, method_setting: str, root: Path, cache: Path):
+    """(method, Whisper language, the language's registered aligner or None) for ALIGN=method_setting."""
+    from shared import models
+
+    language = models.whisper_language(transcript["language"] or "")
+    spec = models.aligner_for(language, root) if language not in ("", "und") else None
+    cached = spec is not None and models.model_state(spec, cache, root) == "cached"
+    return align_mod.choose_method(method_setting, cached), language, spec
+
+
+def runs_light(argv: list[str], environ: dict[str, str]) -> bool:
+    """True when this run loads no model: ALIGN resolves to off, or to whisper with every
+    segment carrying the word times of the ASR pass (the CPU default), so aligning is
+    arithmetic on JSON. shared.environment_manager then runs :func:`main` in its own
+    (common) interpreter instead of starting the ml one. Anything unclear (``--align`` on
+    the command line, options before the inputs, an unreadable transcript, audio that is
+    not a 16 kHz mono PCM WAV) is False: the stage runs as usual and reports it."""
+    from shared import policy
+
+    if len(argv) < 2 or any(a.startswith("-") for a in argv[:2]) or any(a.split("=", 1)[0] == "--align" for a in argv):
+        return False
+    if skeleton.pcm_info(Path(argv[1])) is None:
+        return False
+    try:
+        transcript = check_kind(speech_stage.read_json(argv[0]), "transcript", argv[0])
+        root = Path(environ.get("PIPELINE_ROOT") or speech_stage.REPO_ROOT)
+        method, _, _ = choose(transcript, policy.setting("ALIGN", environ), root, policy.cache_root(environ, root))
+    except Exception:  # noqa: BLE001 - anything unclear: the stage runs as usual and reports it
+        return False
+    return not align_mod.loads_model(method, transcript["segments"])
+
+
 def _speakers(path: Path, names_text: str) -> tuple[list[dict] | None, dict[str, str]]:
     """(speaker turns, or None when diarization was off or absent; SPEAKER_NAMES as a map)."""
     try:
@@ -154,4 +187,4 @@ def _speakers(path: Path, names_text: str) -> tuple[list[dict] | None, dict[str,
 if __name__ == "__main__":
     from shared import outcome
 
-    outcome.run_stage(main, "align")
+    outcome.run_stage(main, "align", own_process=True)

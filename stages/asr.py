@@ -187,4 +187,4 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
 if __name__ == "__main__":
     from shared import outcome
 
-    outcome.run_stage(main, "asr")
+    outcome.run_stage(main, "asr", own_process=True)

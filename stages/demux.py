@@ -198,4 +198,4 @@ def main(input_file: Path, output: Path, media_json: Path | None, job_dir: Path 
 if __name__ == "__main__":
     from shared import outcome
 
-    outcome.run_stage(main, "demux")
+    outcome.run_stage(main, "demux", own_process=True)

@@ -72,7 +72,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
         raise click.BadParameter(str(exc), param_hint="SPEAKERS") from None
     speech = skeleton.read_input(speech_json, "speech", "SPEECH_JSON")
     enabled, reason = policy.diarize_decision(diarize_setting, count, workflow_asks=speaker_labels == "names")
-    meta = skeleton.check_audio(audio, mono=True) if enabled else skeleton.audio_facts(audio)
+    meta = skeleton.check_audio(audio, mono=True)
     regions = [(float(r["start"]), float(r["end"])) for r in speech["regions"]]
     parameters = {"diarize": diarize_setting, "backend": backend, **count.as_dict(), "device": device}
 
@@ -127,11 +127,11 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, dia
 
 
 # The options that decide whether diarization runs: given on the command line, they are
-# the stage's own business (records_only then says no).
+# the stage's own business (runs_light then says no).
 DECIDING_OPTIONS = ("--diarize", "--speakers", "--min-speakers", "--max-speakers", "--speaker-labels")
 
 
-def records_only(argv: list[str], environ: dict[str, str]) -> bool:
+def runs_light(argv: list[str], environ: dict[str, str]) -> bool:
     """True when these settings switch diarization off, so the stage only records the decision.
 
     shared.environment_manager asks before starting the stage: then the common interpreter
@@ -170,4 +170,4 @@ def _info(enabled: bool, reason: str, backend: str, model: str, parameters: dict
 if __name__ == "__main__":
     from shared import outcome
 
-    outcome.run_stage(main, "diarize")
+    outcome.run_stage(main, "diarize", own_process=True)

@@ -268,4 +268,4 @@ def main(media_json: Path, tracks_json: Path, output: Path, burn_output: Path | 
 if __name__ == "__main__":
     from shared import outcome
 
-    outcome.run_stage(main, "mux")
+    outcome.run_stage(main, "mux", own_process=True)

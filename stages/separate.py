@@ -57,7 +57,7 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
     job_dir = skeleton.start("separate", job_dir, output.parent, verbose)
     speech_stage.quiet_libraries()
     enabled = sep_mod.choose(setting, device)
-    meta = skeleton.check_audio(audio, mono=True) if enabled else skeleton.audio_facts(audio)
+    meta = skeleton.check_audio(audio, mono=True)
     root, cache = speech_stage.repo_root(), speech_stage.cache_dir()
     path = None
     if enabled:
@@ -95,11 +95,11 @@ def main(audio: Path, output: Path, job_dir: Path | None, setting: str, model_id
         skeleton.test_pause("separate")
 
 
-# Options that decide on the command line: with one, the stage itself decides (records_only says no).
+# Options that decide on the command line: with one, the stage itself decides (runs_light says no).
 DECIDING_OPTIONS = ("--separate", "--device")
 
 
-def records_only(argv: list[str], environ: dict[str, str]) -> bool:
+def runs_light(argv: list[str], environ: dict[str, str]) -> bool:
     """True when the settings make this run a pass-through, which needs no ml package: then
     shared.environment_manager runs :func:`main` in its own (common) interpreter instead of
     starting the ml one (SEPARATE=auto on a CPU, the common case). Anything unclear (a
@@ -116,4 +116,4 @@ def records_only(argv: list[str], environ: dict[str, str]) -> bool:
 if __name__ == "__main__":
     from shared import outcome
 
-    outcome.run_stage(main, "separate")
+    outcome.run_stage(main, "separate", own_process=True)

@@ -462,4 +462,4 @@ def summary(tracks_json: Path) -> None:
 if __name__ == "__main__":
     from shared import outcome
 
-    outcome.run_stage(main, "subtitle")
+    outcome.run_stage(main, "subtitle", own_process=True)

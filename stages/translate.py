@@ -169,4 +169,4 @@ def main(aligned_json: Path, output: Path, tgt: str, src: str, translator: str, 
 if __name__ == "__main__":
     from shared import outcome
 
-    outcome.run_stage(main, "translate")
+    outcome.run_stage(main, "translate", own_process=True)

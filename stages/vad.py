@@ -87,4 +87,4 @@ def main(audio: Path, output: Path, job_dir: Path | None, backend: str, device: 
 if __name__ == "__main__":
     from shared import outcome
 
-    outcome.run_stage(main, "vad")
+    outcome.run_stage(main, "vad", own_process=True)

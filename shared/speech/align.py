@@ -9,6 +9,7 @@ in silence.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from pathlib import Path
 
@@ -78,12 +79,12 @@ def refine(words: list[dict], regions: list[tuple[float, float]], max_shift: flo
     the edge of the region the word overlaps most (or the nearest within ``max_shift``)."""
     if not regions:
         return words
-    starts = np.array([r[0] for r in regions])
+    starts = [r[0] for r in regions]
     for w in words:
         # -1e-9: a word of zero length inside a region (cover 0) stays where it is; with 0.0 it
         # counted as outside every region and was thrown to the nearest region edge
         best, best_cover = None, -1e-9
-        lo = max(0, int(np.searchsorted(starts, w["start"])) - 1)
+        lo = max(0, bisect.bisect_left(starts, w["start"]) - 1)
         for a, b in regions[lo : lo + 3]:
             cover = min(w["end"], b) - max(w["start"], a)
             if cover > best_cover:
@@ -273,7 +274,7 @@ class AsrWordTimes:
     def words(self, audio_path: Path, seg: dict) -> list[dict]:
         wanted = split_words(seg["text"])
         given = seg.get("words") or []
-        if given and [w.get("word") for w in given] == wanted:
+        if timed_in_asr(seg):
             self.from_asr += 1
             return [{"word": w["word"], "start": w.get("start"), "end": w.get("end"), "score": w.get("score"),
                      "timed_by": "whisper" if w.get("start") is not None and w.get("end") is not None else None}
@@ -287,6 +288,20 @@ class AsrWordTimes:
             self.fallback_loaded = True
         self.from_fallback += 1
         return self.fallback.words(audio_path, seg)
+
+
+def timed_in_asr(seg: dict) -> bool:
+    """True when ``seg`` carries the ASR pass's word times for exactly the words of its text."""
+    given = seg.get("words") or []
+    return bool(given) and [w.get("word") for w in given] == split_words(seg["text"])
+
+
+def loads_model(method: str, segments: list[dict]) -> bool:
+    """Whether aligning ``segments`` by ``method`` loads a model: wav2vec2 does; whisper only
+    for a segment without the ASR pass's word times (:class:`AsrWordTimes`); off never."""
+    if not segments or method == "off":
+        return False
+    return method != "whisper" or not all(timed_in_asr(seg) for seg in segments)
 
 
 def map_units_to_words(wanted: list[str], units: list[tuple[str, float, float, float]]

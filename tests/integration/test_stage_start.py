@@ -116,7 +116,7 @@ def stable(entry: dict) -> dict:
     return {k: v for k, v in entry.items() if k not in ("start", "end", "seconds", "real_time_factor", "outputs")}
 
 
-def test_records_only_when_the_settings_switch_diarization_off(tmp_path: Path) -> None:
+def test_runs_light_when_the_settings_switch_diarization_off(tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO / "stages"))
     try:
         import diarize as stage
@@ -124,23 +124,23 @@ def test_records_only_when_the_settings_switch_diarization_off(tmp_path: Path) -
         sys.path.remove(str(REPO / "stages"))
     audio, _ = speech_job(tmp_path)
     argv = [str(audio), "speech.json", "-o", "speakers.json"]
-    assert stage.records_only(argv, {"DIARIZE": "auto"})
-    assert stage.records_only(argv, {"DIARIZE": "off", "SPEAKERS": "3"})
-    assert stage.records_only(argv, {"DIARIZE": "auto", "SPEAKERS": "1"})
-    assert not stage.records_only(argv, {"DIARIZE": "on"})
-    assert not stage.records_only(argv, {"DIARIZE": "auto", "SPEAKERS": "2"})
-    assert not stage.records_only(argv, {"DIARIZE": "auto", "SUB_SPEAKER_LABELS": "names"})
-    assert not stage.records_only(argv, {"DIARIZE": "auto", "SPEAKERS": "two"})  # the stage reports it
-    assert not stage.records_only([*argv, "--diarize", "on"], {"DIARIZE": "off"})  # a flag: the stage decides
-    assert not stage.records_only([*argv, "--speakers=2"], {"DIARIZE": "auto"})
+    assert stage.runs_light(argv, {"DIARIZE": "auto"})
+    assert stage.runs_light(argv, {"DIARIZE": "off", "SPEAKERS": "3"})
+    assert stage.runs_light(argv, {"DIARIZE": "auto", "SPEAKERS": "1"})
+    assert not stage.runs_light(argv, {"DIARIZE": "on"})
+    assert not stage.runs_light(argv, {"DIARIZE": "auto", "SPEAKERS": "2"})
+    assert not stage.runs_light(argv, {"DIARIZE": "auto", "SUB_SPEAKER_LABELS": "names"})
+    assert not stage.runs_light(argv, {"DIARIZE": "auto", "SPEAKERS": "two"})  # the stage reports it
+    assert not stage.runs_light([*argv, "--diarize", "on"], {"DIARIZE": "off"})  # a flag: the stage decides
+    assert not stage.runs_light([*argv, "--speakers=2"], {"DIARIZE": "auto"})
     stereo = tmp_path / "stereo.wav"
     with wave.open(str(stereo), "wb") as wav:
         wav.setnchannels(2)
         wav.setsampwidth(2)
         wav.setframerate(16000)
         wav.writeframes(b"\0\0\0\0" * 1600)
-    assert not stage.records_only([str(stereo), *argv[1:]], {"DIARIZE": "off"})  # its error comes from the stage
-    assert not stage.records_only([str(tmp_path / "missing.wav"), *argv[1:]], {"DIARIZE": "off"})
+    assert not stage.runs_light([str(stereo), *argv[1:]], {"DIARIZE": "off"})  # its error comes from the stage
+    assert not stage.runs_light([str(tmp_path / "missing.wav"), *argv[1:]], {"DIARIZE": "off"})
 
 
 @needs_envs
@@ -172,7 +172,7 @@ def test_diarize_off_runs_in_the_managers_interpreter_with_the_same_outputs(tmp_
     assert "off (DIARIZE=auto" in (job / "logs" / "diarize.log").read_text()
 
 
-def test_records_only_when_separation_is_a_pass_through(tmp_path: Path) -> None:
+def test_runs_light_when_separation_is_a_pass_through(tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO / "stages"))
     try:
         import separate as stage
@@ -180,13 +180,13 @@ def test_records_only_when_separation_is_a_pass_through(tmp_path: Path) -> None:
         sys.path.remove(str(REPO / "stages"))
     audio, _ = speech_job(tmp_path)
     argv = [str(audio), "-o", "vocals.wav"]
-    assert stage.records_only(argv, {"SEPARATE": "auto", "DEVICE": "cpu"})  # auto on a CPU: pass-through
-    assert stage.records_only(argv, {"SEPARATE": "off", "DEVICE": "cuda"})
-    assert not stage.records_only(argv, {"SEPARATE": "auto", "DEVICE": "cuda"})  # demucs runs
-    assert not stage.records_only(argv, {"SEPARATE": "on", "DEVICE": "cpu"})
-    assert not stage.records_only([*argv, "--separate", "on"], {"SEPARATE": "off", "DEVICE": "cpu"})
-    assert not stage.records_only([*argv, "--device=cuda"], {"SEPARATE": "auto", "DEVICE": "cpu"})
-    assert not stage.records_only([str(tmp_path / "missing.wav"), *argv[1:]], {"SEPARATE": "off", "DEVICE": "cpu"})
+    assert stage.runs_light(argv, {"SEPARATE": "auto", "DEVICE": "cpu"})  # auto on a CPU: pass-through
+    assert stage.runs_light(argv, {"SEPARATE": "off", "DEVICE": "cuda"})
+    assert not stage.runs_light(argv, {"SEPARATE": "auto", "DEVICE": "cuda"})  # demucs runs
+    assert not stage.runs_light(argv, {"SEPARATE": "on", "DEVICE": "cpu"})
+    assert not stage.runs_light([*argv, "--separate", "on"], {"SEPARATE": "off", "DEVICE": "cpu"})
+    assert not stage.runs_light([*argv, "--device=cuda"], {"SEPARATE": "auto", "DEVICE": "cpu"})
+    assert not stage.runs_light([str(tmp_path / "missing.wav"), *argv[1:]], {"SEPARATE": "off", "DEVICE": "cpu"})
 
 
 @needs_envs
@@ -288,3 +288,101 @@ def test_peer_bench_dry_run_builds_the_cuda_command_lines(model: str) -> None:
     cpu = subprocess.run(["bash", str(REPO / "bench" / "peer.sh"), "--dry-run", "--seconds", "60"], cwd=REPO,
                          capture_output=True, text=True, timeout=60, check=False)
     assert cpu.returncode == 0 and "device cpu, compute int8, batch 4" in cpu.stdout and "tiny.en-bundled" in cpu.stdout
+
+
+# ---- align on the ASR pass's word times: arithmetic, in the manager's interpreter ------------------
+def transcript_job(folder: Path, words: bool = True) -> tuple[Path, Path, Path]:
+    """audio.wav, speech.json and a transcript.json of tiny.en-bundled whose two segments
+    carry the ASR pass's word times (or, with ``words=False``, the second has none)."""
+    audio, speech = speech_job(folder, seconds=3.0)
+    segments = [
+        {"start": 0.3, "end": 1.0, "text": "Hello there.", "words": [
+            {"word": "Hello", "start": 0.3, "end": 0.6, "score": 0.9, "timed_by": "whisper"},
+            {"word": "there.", "start": 0.62, "end": 1.0, "score": 0.8, "timed_by": "whisper"}]},
+        {"start": 1.2, "end": 2.4, "text": "It costs $45 at 7:30.", "words": [
+            {"word": w, "start": round(1.2 + 0.24 * k, 3), "end": round(1.42 + 0.24 * k, 3), "score": 0.7,
+             "timed_by": "whisper"} for k, w in enumerate(["It", "costs", "$45", "at", "7:30."])]},
+    ]
+    if not words:
+        segments[1].pop("words")
+    transcript = folder / "transcript.json"
+    transcript.write_text(json.dumps({"schema_version": 1, "kind": "transcript", "language": "en",
+                                      "language_probability": 1.0, "backend": "whisperx", "model": "tiny.en-bundled",
+                                      "duration": 3.0, "segments": segments, "removed": []}))
+    return transcript, audio, speech
+
+
+def align_command(job: Path, transcript: Path, audio: Path, speech: Path) -> list[str]:
+    return ["python", str(REPO / "stages" / "align.py"), str(transcript), str(audio), "--speech", str(speech),
+            "-o", str(job / "aligned.json"), "--job-dir", str(job)]
+
+
+def test_align_runs_light_only_when_no_model_is_needed(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "stages"))
+    try:
+        import align as stage
+    finally:
+        sys.path.remove(str(REPO / "stages"))
+    transcript, audio, _ = transcript_job(tmp_path / "timed")
+    argv = [str(transcript), str(audio), "-o", "aligned.json"]
+    env = {"MODEL_CACHE_DIR": str(tmp_path / "cache")}
+    assert stage.runs_light(argv, {**env, "ALIGN": "whisper"})
+    assert stage.runs_light(argv, {**env, "ALIGN": "auto"})  # no wav2vec2 aligner cached: whisper
+    assert stage.runs_light(argv, {**env, "ALIGN": "off"})
+    assert not stage.runs_light(argv, {**env, "ALIGN": "wav2vec2"})
+    assert not stage.runs_light([*argv, "--align", "whisper"], {**env, "ALIGN": "whisper"})  # a flag: the stage decides
+    assert not stage.runs_light(["-o", "aligned.json", *argv[:2]], {**env, "ALIGN": "whisper"})
+    untimed, audio2, _ = transcript_job(tmp_path / "untimed", words=False)
+    assert not stage.runs_light([str(untimed), str(audio2)], {**env, "ALIGN": "whisper"})  # the second pass loads a model
+    assert stage.runs_light([str(untimed), str(audio2)], {**env, "ALIGN": "off"})
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert not stage.runs_light([str(broken), str(audio)], {**env, "ALIGN": "whisper"})  # the stage reports it
+
+
+@needs_envs
+def test_align_on_asr_word_times_runs_in_the_managers_interpreter_with_the_same_outputs(tmp_path: Path) -> None:
+    transcript, audio, speech = transcript_job(tmp_path / "in")
+    job = tmp_path / "here"
+    proc = em_run("align", align_command(job, transcript, audio, speech),
+                  base_env(tmp_path, ALIGN="whisper", PIPELINE_TEST_PAUSE="align:1.5"), stderr=subprocess.PIPE, text=True)
+    pids = pr.wait_for_stage("align", str(job), proc, timeout=30)
+    exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pids}
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, stderr
+    assert pids == [proc.pid] and exes == {COMMON_PY.resolve()}
+    assert "7 words timed by whisper (0 interpolated; 2 with digits or symbols" in stderr
+    reference = tmp_path / "reference"
+    env = em.Manager(root=REPO).process_environment("align")
+    env.update(base_env(tmp_path, ALIGN="whisper"))
+    direct = subprocess.run([str(ML_PY), *align_command(reference, transcript, audio, speech)[1:]], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert direct.returncode == 0, direct.stderr
+    for name in ("aligned.json", "transcript.txt"):
+        assert (job / name).read_bytes() == (reference / name).read_bytes(), name
+    here = json.loads((job / "manifest.json").read_text())["stages"]["align"]
+    there = json.loads((reference / "manifest.json").read_text())["stages"]["align"]
+    assert stable(here) == stable(there)
+    assert set(here["versions"]) == {"python"}  # no aligner package did the work: none is recorded
+    words = [w for seg in json.loads((job / "aligned.json").read_text())["segments"] for w in seg["words"]]
+    assert [w["word"] for w in words] == ["Hello", "there.", "It", "costs", "$45", "at", "7:30."]
+    assert all(w["timed_by"] == "whisper" and w["end"] >= w["start"] for w in words)
+    assert words[-1]["end"] <= 1.5  # refined into the VAD region (0.2-1.5 s)
+
+
+@needs_envs
+def test_align_with_a_segment_to_time_still_starts_the_ml_interpreter(tmp_path: Path) -> None:
+    transcript, audio, speech = transcript_job(tmp_path / "in", words=False)
+    job = tmp_path / "job"
+    proc = em_run("align", align_command(job, transcript, audio, speech),
+                  base_env(tmp_path, ALIGN="whisper", PIPELINE_TEST_PAUSE="align:60"), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        exes: set[Path] = set()
+        while time.monotonic() < deadline and proc.poll() is None and ML_PY.resolve() not in exes:
+            exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pr.stage_pids("align", str(job))}
+            time.sleep(0.05)
+        assert ML_PY.resolve() in exes, proc.stderr.read() if proc.poll() is not None else exes
+    finally:
+        proc.kill()
+        proc.wait()

@@ -87,3 +87,45 @@ def test_a_stage_setting_is_the_pipeline_env_default_or_the_policy_decision(monk
     assert skeleton.default_from("SEPARATE_WINDOW")() == "90"
     monkeypatch.setenv("DEVICE", "")
     assert skeleton.setting("DEVICE") == policy.recommended_hardware(policy.REPO_ROOT)["device"]
+
+
+def write_wav(path: Path, rate: int = 16000, channels: int = 1, seconds: float = 1.0) -> Path:
+    with wave.open(str(path), "wb") as fh:
+        fh.setnchannels(channels)
+        fh.setsampwidth(2)
+        fh.setframerate(rate)
+        fh.writeframes(b"\1\0" * channels * int(rate * seconds))
+    return path
+
+
+def test_check_audio_reads_a_pcm_wav_header_and_leaves_the_rest_to_soundfile(tmp_path: Path) -> None:
+    """The header path (no soundfile: the common interpreter) gives what soundfile would, and a
+    header that claims more than the file holds, or a format the standard library cannot read,
+    is not trusted."""
+    mono = write_wav(tmp_path / "mono.wav", seconds=1.5)
+    meta = skeleton.check_audio(mono, mono=True)
+    assert (meta.sample_rate, meta.channels, meta.frames) == (16000, 1, 24000)
+    assert skeleton.wav_header(mono) == meta == skeleton.pcm_info(mono)
+    stereo = write_wav(tmp_path / "stereo.wav", channels=2)
+    assert skeleton.check_audio(stereo).channels == 2 and skeleton.pcm_info(stereo) is None
+    with pytest.raises(click.BadParameter, match="2 channel"):
+        skeleton.check_audio(stereo, mono=True)
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(mono.read_bytes()[:-16000])  # the header still says 24,000 frames
+    assert skeleton.wav_header(truncated) is None and skeleton.pcm_info(truncated) is None
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    assert skeleton.wav_header(text) is None
+
+
+@pytest.mark.ml
+@pytest.mark.skipif(not ML_PYTHON.exists(), reason="the ml environment is not built")
+def test_a_truncated_wav_is_counted_by_soundfile(tmp_path: Path) -> None:
+    mono = write_wav(tmp_path / "mono.wav", seconds=1.5)
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(mono.read_bytes()[:-16000])
+    code = ("import sys; from shared import stage; m = stage.check_audio(sys.argv[1], mono=True); "
+            "print(m.frames)")
+    shown = subprocess.run([str(ML_PYTHON), "-c", code, str(truncated)], cwd=REPO, capture_output=True, text=True,
+                           timeout=120, check=True)
+    assert int(shown.stdout) == 24000 - 8000  # what is there, not what the header claims
