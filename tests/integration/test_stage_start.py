@@ -116,6 +116,32 @@ def stable(entry: dict) -> dict:
     return {k: v for k, v in entry.items() if k not in ("start", "end", "seconds", "real_time_factor", "outputs")}
 
 
+def in_manager_and_direct(stage: str, command: list[str], reference_command: list[str], tmp_path: Path,
+                          **settings: str) -> tuple[str, dict, dict]:
+    """Run ``command`` (python stages/STAGE.py ... --job-dir JOB) through the manager, checked to run
+    in the manager's own (common) interpreter: while the stage pauses, the one process running it is
+    the manager; then ``reference_command`` with the ml interpreter directly, as before. Returns the
+    manager run's stderr and both manifest entries, which must be the same but for clock and paths."""
+    job = Path(command[command.index("--job-dir") + 1])
+    proc = em_run(stage, command, base_env(tmp_path, PIPELINE_TEST_PAUSE=f"{stage}:1.5", **settings),
+                  stderr=subprocess.PIPE, text=True)
+    pids = pr.wait_for_stage(stage, str(job), proc, timeout=30)
+    exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pids}
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, stderr
+    assert pids == [proc.pid] and exes == {COMMON_PY.resolve()}
+    reference = Path(reference_command[reference_command.index("--job-dir") + 1])
+    env = em.Manager(root=REPO).process_environment(stage)
+    env.update(base_env(tmp_path, **settings))
+    direct = subprocess.run([str(ML_PY), *reference_command[1:]], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert direct.returncode == 0, direct.stderr
+    here = json.loads((job / "manifest.json").read_text())["stages"][stage]
+    there = json.loads((reference / "manifest.json").read_text())["stages"][stage]
+    assert stable(here) == stable(there)
+    return stderr, here, there
+
+
 def test_runs_light_when_the_settings_switch_diarization_off(tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO / "stages"))
     try:
@@ -146,27 +172,11 @@ def test_runs_light_when_the_settings_switch_diarization_off(tmp_path: Path) -> 
 @needs_envs
 def test_diarize_off_runs_in_the_managers_interpreter_with_the_same_outputs(tmp_path: Path) -> None:
     audio, speech = speech_job(tmp_path / "in")
-    # In the manager's process: while it pauses, the one process running stages/diarize.py is the common interpreter.
-    job = tmp_path / "here"
-    proc = em_run("diarize", diarize_command(job, audio, speech), base_env(tmp_path, PIPELINE_TEST_PAUSE="diarize:1.5"),
-                  stderr=subprocess.PIPE, text=True)
-    pids = pr.wait_for_stage("diarize", str(job), proc, timeout=30)
-    exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pids}
-    stderr = proc.communicate(timeout=60)[1]
-    assert proc.returncode == 0, stderr
-    assert pids == [proc.pid] and exes == {COMMON_PY.resolve()}
+    job, reference = tmp_path / "here", tmp_path / "reference"
+    stderr, here, there = in_manager_and_direct("diarize", diarize_command(job, audio, speech),
+                                                diarize_command(reference, audio, speech), tmp_path)
     assert "diarize: off (DIARIZE=auto" in stderr
-    # The ml interpreter running the stage file directly writes the same speakers.json and manifest entry.
-    reference = tmp_path / "reference"
-    env = em.Manager(root=REPO).process_environment("diarize")
-    env.update(base_env(tmp_path))
-    direct = subprocess.run([str(ML_PY), *diarize_command(reference, audio, speech)[1:]], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert direct.returncode == 0, direct.stderr
     assert (job / "speakers.json").read_bytes() == (reference / "speakers.json").read_bytes()
-    here = json.loads((job / "manifest.json").read_text())["stages"]["diarize"]
-    there = json.loads((reference / "manifest.json").read_text())["stages"]["diarize"]
-    assert stable(here) == stable(there)
     assert [Path(p).name for p in here["outputs"]] == [Path(p).name for p in there["outputs"]] == ["speakers.json"]
     assert here["details"]["enabled"] is False and here["audio_seconds"] == pytest.approx(2.0)
     assert "off (DIARIZE=auto" in (job / "logs" / "diarize.log").read_text()
@@ -192,29 +202,16 @@ def test_runs_light_when_separation_is_a_pass_through(tmp_path: Path) -> None:
 @needs_envs
 def test_separate_pass_through_runs_in_the_managers_interpreter_with_the_same_outputs(tmp_path: Path) -> None:
     audio, _ = speech_job(tmp_path / "in")
-    job = tmp_path / "here"
-    command = ["python", str(REPO / "stages" / "separate.py"), str(audio), "-o", str(job / "vocals.wav"),
-               "--job-dir", str(job)]
-    proc = em_run("separate", command, base_env(tmp_path, SEPARATE="auto", DEVICE="cpu",
-                                                  PIPELINE_TEST_PAUSE="separate:1.5"),
-                  stderr=subprocess.PIPE, text=True)
-    pids = pr.wait_for_stage("separate", str(job), proc, timeout=30)
-    exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pids}
-    stderr = proc.communicate(timeout=60)[1]
-    assert proc.returncode == 0, stderr
-    assert pids == [proc.pid] and exes == {COMMON_PY.resolve()}
+    job, reference = tmp_path / "here", tmp_path / "reference"
+
+    def command(folder: Path) -> list[str]:
+        return ["python", str(REPO / "stages" / "separate.py"), str(audio), "-o", str(folder / "vocals.wav"),
+                "--job-dir", str(folder)]
+
+    stderr, here, _ = in_manager_and_direct("separate", command(job), command(reference), tmp_path,
+                                            SEPARATE="auto", DEVICE="cpu")
     assert "separate: pass-through (SEPARATE=auto on cpu)" in stderr
-    reference = tmp_path / "reference"
-    env = em.Manager(root=REPO).process_environment("separate")
-    env.update(base_env(tmp_path, SEPARATE="auto", DEVICE="cpu"))
-    direct = subprocess.run([str(ML_PY), command[1], str(audio), "-o", str(reference / "vocals.wav"),
-                             "--job-dir", str(reference)], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=120, check=False)
-    assert direct.returncode == 0, direct.stderr
     assert (job / "vocals.wav").read_bytes() == (reference / "vocals.wav").read_bytes() == audio.read_bytes()
-    here = json.loads((job / "manifest.json").read_text())["stages"]["separate"]
-    there = json.loads((reference / "manifest.json").read_text())["stages"]["separate"]
-    assert stable(here) == stable(there)
     assert here["details"]["pass_through"] is True and here["audio_seconds"] == pytest.approx(2.0)
 
 
@@ -225,13 +222,18 @@ def test_diarize_on_still_starts_the_ml_interpreter(tmp_path: Path) -> None:
     # SPEAKERS=2 turns it on; with no model cached the ml interpreter's stage stops with its own message
     proc = em_run("diarize", diarize_command(job, audio, speech),
                   base_env(tmp_path, SPEAKERS="2", PIPELINE_TEST_PAUSE="diarize:60"), stderr=subprocess.PIPE, text=True)
+    assert_ml_interpreter_runs("diarize", job, proc)
+
+
+def assert_ml_interpreter_runs(stage: str, job: Path, proc: subprocess.Popen) -> None:
+    """The ml interpreter comes to run ``stage`` on ``job`` (under ``proc``, killed afterwards)."""
     try:
         deadline = time.monotonic() + 60
         exes: set[Path] = set()
         while time.monotonic() < deadline and proc.poll() is None and ML_PY.resolve() not in exes:
-            exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pr.stage_pids("diarize", str(job))}
+            exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pr.stage_pids(stage, str(job))}
             time.sleep(0.05)
-        assert ML_PY.resolve() in exes
+        assert ML_PY.resolve() in exes, proc.stderr.read() if proc.poll() is not None and proc.stderr else exes
     finally:
         proc.kill()
         proc.wait()
@@ -343,26 +345,12 @@ def test_align_runs_light_only_when_no_model_is_needed(tmp_path: Path) -> None:
 @needs_envs
 def test_align_on_asr_word_times_runs_in_the_managers_interpreter_with_the_same_outputs(tmp_path: Path) -> None:
     transcript, audio, speech = transcript_job(tmp_path / "in")
-    job = tmp_path / "here"
-    proc = em_run("align", align_command(job, transcript, audio, speech),
-                  base_env(tmp_path, ALIGN="whisper", PIPELINE_TEST_PAUSE="align:1.5"), stderr=subprocess.PIPE, text=True)
-    pids = pr.wait_for_stage("align", str(job), proc, timeout=30)
-    exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pids}
-    stderr = proc.communicate(timeout=60)[1]
-    assert proc.returncode == 0, stderr
-    assert pids == [proc.pid] and exes == {COMMON_PY.resolve()}
+    job, reference = tmp_path / "here", tmp_path / "reference"
+    stderr, here, _ = in_manager_and_direct("align", align_command(job, transcript, audio, speech),
+                                            align_command(reference, transcript, audio, speech), tmp_path, ALIGN="whisper")
     assert "7 words timed by whisper (0 interpolated; 2 with digits or symbols" in stderr
-    reference = tmp_path / "reference"
-    env = em.Manager(root=REPO).process_environment("align")
-    env.update(base_env(tmp_path, ALIGN="whisper"))
-    direct = subprocess.run([str(ML_PY), *align_command(reference, transcript, audio, speech)[1:]], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert direct.returncode == 0, direct.stderr
     for name in ("aligned.json", "transcript.txt"):
         assert (job / name).read_bytes() == (reference / name).read_bytes(), name
-    here = json.loads((job / "manifest.json").read_text())["stages"]["align"]
-    there = json.loads((reference / "manifest.json").read_text())["stages"]["align"]
-    assert stable(here) == stable(there)
     assert set(here["versions"]) == {"python"}  # no aligner package did the work: none is recorded
     words = [w for seg in json.loads((job / "aligned.json").read_text())["segments"] for w in seg["words"]]
     assert [w["word"] for w in words] == ["Hello", "there.", "It", "costs", "$45", "at", "7:30."]
@@ -376,13 +364,4 @@ def test_align_with_a_segment_to_time_still_starts_the_ml_interpreter(tmp_path: 
     job = tmp_path / "job"
     proc = em_run("align", align_command(job, transcript, audio, speech),
                   base_env(tmp_path, ALIGN="whisper", PIPELINE_TEST_PAUSE="align:60"), stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        exes: set[Path] = set()
-        while time.monotonic() < deadline and proc.poll() is None and ML_PY.resolve() not in exes:
-            exes = {Path(f"/proc/{pid}/exe").resolve() for pid in pr.stage_pids("align", str(job))}
-            time.sleep(0.05)
-        assert ML_PY.resolve() in exes, proc.stderr.read() if proc.poll() is not None else exes
-    finally:
-        proc.kill()
-        proc.wait()
+    assert_ml_interpreter_runs("align", job, proc)
