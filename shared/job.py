@@ -21,7 +21,6 @@ Command line (run with the common interpreter, from the repository root):
     prepare [--vars-file F] [--hold-for PID]
                               print "JOB_DIR MUX_OUTPUT BURNED|- LANG..." and write the params files;
                               with --hold-for, first take the job's run lock for that make's lifetime
-    hold --job-dir D --pid P  (internal) the process that holds the run lock until P ends
     dir                       print the job directory of FILE
     status --job-dir D --target STAGE=PATH ...
                               each stage: done / out of date / missing, with its time
@@ -45,7 +44,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared import settings as settings_mod
-from shared.job_locks import JobError, hold_run_lock, job_lock, start_run_lock
+from shared.job_locks import JobError, job_lock, start_run_lock
 from shared.job_manifest import read_manifest
 from shared.job_params import (
     changed_parameters,
@@ -215,9 +214,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--dry", action="store_true", help="write nothing; add changed:<name> for each params file that would change")
     p.add_argument("--preflight", metavar="VERB", help="first run shared.preflight's checks for VERB; stop on a problem")
     p.add_argument("--names", default="", help="(with --preflight) the variable names given on make's command line")
-    p = sub.add_parser("hold", help="(internal) hold the job's run lock until --pid ends")
-    p.add_argument("--job-dir", required=True, type=Path)
-    p.add_argument("--pid", required=True, type=int)
     p = sub.add_parser("dir", help="print the job directory of FILE")
     p.add_argument("--vars-file")
     p = sub.add_parser("status", help="each stage: done / out of date / missing")
@@ -230,8 +226,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         environ = dict(os.environ)
         if args.command in ("prepare", "dir"):
             environ.update(read_vars_file(args.vars_file))
-        if args.command == "hold":
-            return hold_run_lock(args.job_dir, args.pid, sys.stdout)
         if args.command == "prepare" and args.preflight:
             from shared import preflight
 

@@ -2,7 +2,7 @@
 
 The job lock (``.lock``, an OS file lock) is held for a moment by whoever writes the
 manifest or the params files. The run lock (``.run.lock``) is held by one ``make`` run for
-its whole life: a small holder process (``python shared/job.py hold``) keeps it until make
+its whole life: a small holder process (:data:`HOLDER`, standard library only) keeps it until make
 ends, so a second run on the same job stops at once with a message.
 """
 
@@ -138,6 +138,13 @@ def run_lock_owner(directory: str | os.PathLike[str]) -> tuple[int | None, str]:
         return None, ""
 
 
+# The holder process's program (arguments: repository root, job directory, make's pid). It
+# imports this module alone (the standard library and shared.atomic), not shared.job with
+# its settings and registry: make waits for its "ok", so its start-up is the job's.
+HOLDER = ("import sys; sys.path.insert(0, sys.argv[1]); from shared.job_locks import hold_run_lock; "
+          "sys.exit(hold_run_lock(sys.argv[2], int(sys.argv[3]), sys.stdout))")
+
+
 def start_run_lock(directory: str | os.PathLike[str], owner: int, grace: float = RUN_LOCK_GRACE) -> None:
     """Take the job's run lock for process ``owner`` (the make run); JobError when another run holds it.
 
@@ -149,7 +156,7 @@ def start_run_lock(directory: str | os.PathLike[str], owner: int, grace: float =
     deadline = time.monotonic() + grace
     while True:
         holder = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve().with_name("job.py")), "hold", "--job-dir", str(directory), "--pid", str(owner)],
+            [sys.executable, "-c", HOLDER, str(Path(__file__).resolve().parents[1]), str(directory), str(owner)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
         assert holder.stdout is not None
         answer = holder.stdout.readline().decode(errors="replace").strip()
