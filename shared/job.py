@@ -178,6 +178,9 @@ def prepare(environ: Mapping[str, str], hold_for: int | None = None,
             raise JobError(str(exc)) from None
     with job_lock(directory):
         written = write_parameters(directory, stage_parameters(path, values))
+    from stages import demux  # the preflight's ffprobe of FILE, when it ran in this process, kept for demux
+
+    demux.keep_probe(directory, path)
     burned = burn_output_name(path) if is_on(values.get("BURN")) else None
     return directory, mux_output_name(path), burned, languages, written
 

@@ -57,6 +57,13 @@ def input_identity(path: str | os.PathLike[str]) -> str:
     return os.path.realpath(os.path.abspath(os.fspath(path)))
 
 
+def input_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The input file as the demux params record it: its resolved path, size and mtime (OSError when it is gone)."""
+    source = input_identity(path)
+    stat = os.stat(source)
+    return {"path": source, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
 def target_languages(tgt: str) -> list[str]:
     """The TGT comma list as file tags (``ta,tam,Tamil`` -> ``["ta"]``), in order, without repeats;
     JobError on a language the table does not know (shared.languages.parse_language_list)."""
@@ -121,9 +128,7 @@ def stage_parameters(file: str | os.PathLike[str], values: Mapping[str, str]) ->
         chosen = list(names) + sorted(n for n in values if n.startswith(prefixes) and n not in names) if prefixes else list(names)
         entry = {name: _setting_value(name, values.get(name, "")) for name in chosen}
         if stage == "demux":
-            source = Path(input_identity(file))
-            stat = source.stat()
-            entry["input"] = {"path": str(source), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            entry["input"] = input_record(file)
         if stage in GLOSSARY_STAGES:
             entry["glossaries"] = glossary_hashes(file, values.get("GLOSSARY", ""))
         if stage == "translate":

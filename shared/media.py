@@ -77,6 +77,22 @@ def has_filter(name: str) -> bool:
     return any(line.split()[1:2] == [name] for line in out.splitlines() if line.strip())
 
 
+_probed: dict[tuple[str, int, int], dict[str, Any]] = {}  # this process's answers, by (real path, size, mtime_ns)
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return os.path.realpath(path), stat.st_size, stat.st_mtime_ns
+
+
+def probed(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """What :func:`probe` answered in this process for this very file (same size and mtime), or None."""
+    try:
+        return _probed.get(_file_key(Path(path)))
+    except OSError:
+        return None
+
+
 def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
     """ffprobe's format and streams of ``path``; MediaError when it is not readable media."""
     path = Path(path)
@@ -99,6 +115,7 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
     fmt = data.get("format") or {}
     if not streams or fmt.get("format_name") in (None, "tty"):
         raise MediaError(f"{path}: not a media file (ffprobe found no audio or video streams)")
+    _probed[_file_key(path)] = data
     return data
 
 

@@ -227,7 +227,7 @@ def _known_facts(values: Mapping[str, str]) -> dict | None:
 
     try:
         path = Path(job_params.input_identity(values.get("FILE", "")))
-        stat = path.stat()
+        identity = job_params.input_record(path)
         folder = job.job_dir(path, values.get("OUT_DIR") or "out")
         if not folder.is_absolute():
             folder = ROOT / folder
@@ -235,7 +235,7 @@ def _known_facts(values: Mapping[str, str]) -> dict | None:
         facts = json.loads((folder / "media.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError, job.JobError):
         return None
-    if recorded != {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}:
+    if recorded != identity:
         return None
     if not isinstance(facts.get("audio_tracks"), list) or "duration" not in facts:
         return None

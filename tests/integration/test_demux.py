@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,30 @@ def test_soundtrack_shorter_than_the_picture_is_not_damage(media, tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert abs(wav_seconds(out / "audio.wav") - 2.0) < 0.1
     assert json.loads((out / "media.json").read_text())["duration"] > 3.5
+
+
+def test_the_preflights_probe_is_reused_only_for_the_very_same_file(two_tracks: Path, tmp_path: Path) -> None:
+    """`shared.job prepare` keeps the preflight's ffprobe answer in the job folder: demux reads it
+    instead of starting ffprobe again, and probes afresh once the file has changed."""
+    from shared import media as media_mod
+    from stages import demux as demux_mod
+
+    reference = tmp_path / "reference"
+    assert demux(two_tracks, reference).returncode == 0
+    job = tmp_path / "job"
+    job.mkdir()
+    demux_mod.keep_probe(job, two_tracks)  # nothing probed in this process yet: nothing kept
+    assert not (job / demux_mod.PROBE_RECORD).exists()
+    media_mod.probe(two_tracks)
+    demux_mod.keep_probe(job, two_tracks)
+    assert (job / demux_mod.PROBE_RECORD).is_file()
+    no_ffprobe = tmp_path / "bin"  # ffmpeg only: a demux that started ffprobe would fail
+    no_ffprobe.mkdir()
+    (no_ffprobe / "ffmpeg").symlink_to(shutil.which("ffmpeg"))
+    kept = demux(two_tracks, job, PATH=str(no_ffprobe))
+    assert kept.returncode == 0, kept.stderr
+    assert json.loads((job / "media.json").read_text()) == json.loads((reference / "media.json").read_text())
+    assert (job / "audio.wav").read_bytes() == (reference / "audio.wav").read_bytes()
+    os.utime(two_tracks, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))  # the file changed: probe again
+    again = demux(two_tracks, job, PATH=str(no_ffprobe))
+    assert again.returncode == 2 and "ffprobe is not installed" in again.stderr

@@ -120,6 +120,9 @@ def test_chain_runs_once_then_does_nothing_quickly(job_input: dict) -> None:
     assert [s["codec_type"] for s in streams(muxed)] == ["video", "audio", "audio", "subtitle", "subtitle"]
     assert json.loads((job / "media.json").read_text())["source"] == str(job_input["source"])
     assert "demux: " in first.stderr and "mux: done" in first.stderr
+    # the preflight's ffprobe, kept for demux (stages/demux.py PROBE_RECORD), is of this very input
+    kept = json.loads((job / ".probe.json").read_text())
+    assert kept["input"] == json.loads((job / "params" / "demux.json").read_text())["parameters"]["input"]
     before = manifest(job)
     logs_before = {p.name: p.stat().st_mtime_ns for p in (job / "logs").glob("*.log")}
     assert {"demux.log", "mux.log"} <= set(logs_before)
