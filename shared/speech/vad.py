@@ -232,6 +232,18 @@ def silero_stamps(probs: list[float], threshold: float, neg_threshold: float, mi
             return n
         return max(checked + 1, math.floor((start + longest) / window) + 1)
 
+    def cut_here(cut: int) -> bool:
+        """The speech is too long at frame ``cut``: cut it (:func:`_too_long`); True when a
+        next part goes on from the cut, False when the speech ended there."""
+        nonlocal start, pauses, checked, ended
+        checked = cut
+        rest = _too_long(speeches, start, pauses, cut * window)
+        if rest is None:
+            ended = cut
+            return False
+        start, pauses = rest, []
+        return True
+
     speeches: list[dict] = []
     frame = first(loud, 0)
     while frame < n:  # a speech opens at ``frame``
@@ -248,12 +260,8 @@ def silero_stamps(probs: list[float], threshold: float, neg_threshold: float, mi
                 if event >= n:
                     break
                 if event == cut:  # too long before any pause opened
-                    checked = cut
-                    rest = _too_long(speeches, start, pauses, cut * window)
-                    if rest is None:
-                        ended = cut
+                    if not cut_here(cut):
                         break
-                    start, pauses = rest, []
                     at = cut
                     if p[cut] < neg_threshold:
                         opened = cut
@@ -269,23 +277,14 @@ def silero_stamps(probs: list[float], threshold: float, neg_threshold: float, mi
                 if length > cut_pause:
                     pauses.append((opened * window, length))
                 opened, at = None, close
-                if close == cut:  # the length check runs in the frame that closed the pause
-                    checked = cut
-                    rest = _too_long(speeches, start, pauses, cut * window)
-                    if rest is None:
-                        ended = cut
-                        break
-                    start, pauses = rest, []
+                if close == cut and not cut_here(cut):  # the length check runs in the frame that closed the pause
+                    break
                 at = close + 1
                 continue
             if cut <= last and cut < n:  # too long in a pause: cut, and the pause opens again here
-                checked = cut
                 opened = None
-                rest = _too_long(speeches, start, pauses, cut * window)
-                if rest is None:
-                    ended = cut
+                if not cut_here(cut):
                     break
-                start, pauses = rest, []
                 if p[cut] < neg_threshold:
                     opened, at = cut, cut
                 else:

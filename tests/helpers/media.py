@@ -155,6 +155,16 @@ def streams(path: str | Path, kind: str | None = None) -> list[dict[str, Any]]:
     return [s for s in probe(path)["streams"] if kind is None or s.get("codec_type") == kind]
 
 
+def pcm_wav(path: str | Path, seconds: float = 1.0, rate: int = 16000, channels: int = 1, sample: int = 0) -> Path:
+    """A 16-bit PCM WAV of one constant ``sample`` value, written with the standard library (no ffmpeg)."""
+    with wave.open(str(path), "wb") as fh:
+        fh.setnchannels(channels)
+        fh.setsampwidth(2)
+        fh.setframerate(rate)
+        fh.writeframes(array.array("h", [sample] * channels).tobytes() * int(rate * seconds))
+    return Path(path)
+
+
 def read_wav(path: str | Path) -> tuple[int, int, array.array]:
     """(sample rate, channels, 16-bit samples) of a PCM WAV."""
     with wave.open(str(path), "rb") as fh:

@@ -201,3 +201,16 @@ def test_the_preflights_probe_is_reused_only_for_the_very_same_file(two_tracks: 
     os.utime(two_tracks, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))  # the file changed: probe again
     again = demux(two_tracks, job, PATH=str(no_ffprobe))
     assert again.returncode == 2 and "ffprobe is not installed" in again.stderr
+
+
+def test_ffmpegs_version_is_asked_beside_its_first_run(tmp_path: Path) -> None:
+    """run_ffmpeg starts `ffmpeg -version` as it starts the work, so the manifest's version costs no wait after it."""
+    from shared import media as media_mod
+
+    media_mod._versions.pop("ffmpeg", None)
+    media_mod._version_runs.pop("ffmpeg", None)
+    media_mod.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0.1", "-f", "null", "-"], "make silence")
+    assert "ffmpeg" in media_mod._version_runs  # started with the work, not yet read
+    banner = subprocess.run(["ffmpeg", "-hide_banner", "-version"], capture_output=True, text=True, check=True).stdout
+    assert media_mod.tool_version("ffmpeg") == banner.split()[2]
+    assert "ffmpeg" not in media_mod._version_runs and media_mod._versions["ffmpeg"] == banner.split()[2]

@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
-import wave
 from pathlib import Path
 
 import pytest
 
 from shared import environment_manager as em
 from shared import launcher
+from tests.helpers.media import pcm_wav
 from tests.integration import pipeline_runs as pr
 
 REPO = pr.REPO
@@ -93,12 +92,7 @@ def test_the_gpu_lock_goes_with_the_stage_when_it_is_killed(tmp_path: Path) -> N
 def speech_job(folder: Path, seconds: float = 2.0) -> tuple[Path, Path]:
     """A 16 kHz mono PCM audio.wav and a speech.json with one region."""
     folder.mkdir(parents=True, exist_ok=True)
-    audio = folder / "audio.wav"
-    with wave.open(str(audio), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(struct.pack("<h", 0) * int(seconds * 16000))
+    audio = pcm_wav(folder / "audio.wav", seconds)
     speech = folder / "speech.json"
     speech.write_text(json.dumps({"schema_version": 1, "kind": "speech", "backend": "silero", "model": "vad-silero",
                                   "parameters": {}, "duration": seconds, "regions": [{"start": 0.2, "end": 1.5}],
@@ -143,11 +137,7 @@ def in_manager_and_direct(stage: str, command: list[str], reference_command: lis
 
 
 def test_runs_light_when_the_settings_switch_diarization_off(tmp_path: Path) -> None:
-    sys.path.insert(0, str(REPO / "stages"))
-    try:
-        import diarize as stage
-    finally:
-        sys.path.remove(str(REPO / "stages"))
+    from stages import diarize as stage
     audio, _ = speech_job(tmp_path)
     argv = [str(audio), "speech.json", "-o", "speakers.json"]
     assert stage.runs_light(argv, {"DIARIZE": "auto"})
@@ -159,12 +149,7 @@ def test_runs_light_when_the_settings_switch_diarization_off(tmp_path: Path) -> 
     assert not stage.runs_light(argv, {"DIARIZE": "auto", "SPEAKERS": "two"})  # the stage reports it
     assert not stage.runs_light([*argv, "--diarize", "on"], {"DIARIZE": "off"})  # a flag: the stage decides
     assert not stage.runs_light([*argv, "--speakers=2"], {"DIARIZE": "auto"})
-    stereo = tmp_path / "stereo.wav"
-    with wave.open(str(stereo), "wb") as wav:
-        wav.setnchannels(2)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(b"\0\0\0\0" * 1600)
+    stereo = pcm_wav(tmp_path / "stereo.wav", 0.1, channels=2)
     assert not stage.runs_light([str(stereo), *argv[1:]], {"DIARIZE": "off"})  # its error comes from the stage
     assert not stage.runs_light([str(tmp_path / "missing.wav"), *argv[1:]], {"DIARIZE": "off"})
 
@@ -183,11 +168,7 @@ def test_diarize_off_runs_in_the_managers_interpreter_with_the_same_outputs(tmp_
 
 
 def test_runs_light_when_separation_is_a_pass_through(tmp_path: Path) -> None:
-    sys.path.insert(0, str(REPO / "stages"))
-    try:
-        import separate as stage
-    finally:
-        sys.path.remove(str(REPO / "stages"))
+    from stages import separate as stage
     audio, _ = speech_job(tmp_path)
     argv = [str(audio), "-o", "vocals.wav"]
     assert stage.runs_light(argv, {"SEPARATE": "auto", "DEVICE": "cpu"})  # auto on a CPU: pass-through
@@ -320,11 +301,7 @@ def align_command(job: Path, transcript: Path, audio: Path, speech: Path) -> lis
 
 
 def test_align_runs_light_only_when_no_model_is_needed(tmp_path: Path) -> None:
-    sys.path.insert(0, str(REPO / "stages"))
-    try:
-        import align as stage
-    finally:
-        sys.path.remove(str(REPO / "stages"))
+    from stages import align as stage
     transcript, audio, _ = transcript_job(tmp_path / "timed")
     argv = [str(transcript), str(audio), "-o", "aligned.json"]
     env = {"MODEL_CACHE_DIR": str(tmp_path / "cache")}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import click
@@ -13,6 +12,7 @@ import pytest
 
 from shared import policy
 from shared import stage as skeleton
+from tests.helpers.media import pcm_wav
 
 REPO = Path(__file__).resolve().parents[2]
 ML_PYTHON = REPO / ".venvs" / "ml" / "bin" / "python"
@@ -59,12 +59,7 @@ def test_read_input_checks_kind_version_and_json(tmp_path: Path) -> None:
 @pytest.mark.skipif(not ML_PYTHON.exists(), reason="the ml environment is not built")
 @pytest.mark.parametrize("name", ["separate", "vad", "asr", "align"])
 def test_speech_stages_refuse_audio_that_is_not_16_khz(tmp_path: Path, name: str) -> None:
-    audio = tmp_path / "audio.wav"
-    with wave.open(str(audio), "wb") as fh:
-        fh.setnchannels(1)
-        fh.setsampwidth(2)
-        fh.setframerate(44100)
-        fh.writeframes(b"\0\0" * 4410)
+    audio = pcm_wav(tmp_path / "audio.wav", 0.1, rate=44100)
     speech = tmp_path / "speech.json"
     speech.write_text(json.dumps({"schema_version": 1, "kind": "speech", "regions": [], "chunks": []}))
     transcript = tmp_path / "transcript.json"
@@ -89,24 +84,15 @@ def test_a_stage_setting_is_the_pipeline_env_default_or_the_policy_decision(monk
     assert skeleton.setting("DEVICE") == policy.recommended_hardware(policy.REPO_ROOT)["device"]
 
 
-def write_wav(path: Path, rate: int = 16000, channels: int = 1, seconds: float = 1.0) -> Path:
-    with wave.open(str(path), "wb") as fh:
-        fh.setnchannels(channels)
-        fh.setsampwidth(2)
-        fh.setframerate(rate)
-        fh.writeframes(b"\1\0" * channels * int(rate * seconds))
-    return path
-
-
 def test_check_audio_reads_a_pcm_wav_header_and_leaves_the_rest_to_soundfile(tmp_path: Path) -> None:
     """The header path (no soundfile: the common interpreter) gives what soundfile would, and a
     header that claims more than the file holds, or a format the standard library cannot read,
     is not trusted."""
-    mono = write_wav(tmp_path / "mono.wav", seconds=1.5)
+    mono = pcm_wav(tmp_path / "mono.wav", 1.5, sample=1)
     meta = skeleton.check_audio(mono, mono=True)
     assert (meta.sample_rate, meta.channels, meta.frames) == (16000, 1, 24000)
     assert skeleton.wav_header(mono) == meta == skeleton.pcm_info(mono)
-    stereo = write_wav(tmp_path / "stereo.wav", channels=2)
+    stereo = pcm_wav(tmp_path / "stereo.wav", channels=2, sample=1)
     assert skeleton.check_audio(stereo).channels == 2 and skeleton.pcm_info(stereo) is None
     with pytest.raises(click.BadParameter, match="2 channel"):
         skeleton.check_audio(stereo, mono=True)
@@ -121,7 +107,7 @@ def test_check_audio_reads_a_pcm_wav_header_and_leaves_the_rest_to_soundfile(tmp
 @pytest.mark.ml
 @pytest.mark.skipif(not ML_PYTHON.exists(), reason="the ml environment is not built")
 def test_a_truncated_wav_is_counted_by_soundfile(tmp_path: Path) -> None:
-    mono = write_wav(tmp_path / "mono.wav", seconds=1.5)
+    mono = pcm_wav(tmp_path / "mono.wav", 1.5, sample=1)
     truncated = tmp_path / "truncated.wav"
     truncated.write_bytes(mono.read_bytes()[:-16000])
     code = ("import sys; from shared import stage; m = stage.check_audio(sys.argv[1], mono=True); "
