@@ -265,6 +265,8 @@ class Manager:
             for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
                 if name not in self.environ:  # the user's own value wins
                     child[name] = threads
+        for name, value in MALLOC_TUNING.items():
+            child.setdefault(name, value)  # the user's own value wins
 
         cache = self.cache_root(values)
         child["MODEL_CACHE_DIR"] = str(cache)
@@ -291,6 +293,16 @@ class Manager:
 
 
 # ---- command line --------------------------------------------------------------------
+# glibc malloc in a stage's process: one arena, no mmap for large blocks, the heap never
+# trimmed. CTranslate2's encoder allocates its attention scores (216 MB a batch for tiny at
+# batch 4) and frees them again, and by default each such block is a fresh mmap whose every
+# page faults when first touched: the asr stage on 10 minutes of speech took 1.85 million page
+# faults and 6 to 8 s of system time, against 0.14 million and 2.4 s with these
+# (docs/benchmarks.md, "Page faults"). Freed memory stays with the process, which ends with
+# its stage; peak RSS is unchanged. Other C libraries (macOS, Windows) ignore the names.
+MALLOC_TUNING = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "4294967295"}
+
+
 def _parse_sets(pairs: Sequence[str]) -> dict[str, str]:
     result = {}
     for pair in pairs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -193,6 +194,35 @@ def test_hardware_profile_fills_device_settings_and_user_overrides_win(repo: Pat
     child = manager(repo, {"DEVICE": "cpu", "BATCH_SIZE": "2", "OMP_NUM_THREADS": "3"}).process_environment("asr")
     assert (child["DEVICE"], child["COMPUTE_TYPE"], child["BATCH_SIZE"]) == ("cpu", "float16", "2")
     assert child["OMP_NUM_THREADS"] == "3"
+
+
+def test_stage_processes_get_the_malloc_tuning_unless_the_user_set_their_own(repo: Path) -> None:
+    child = manager(repo).process_environment("asr")
+    assert {k: child[k] for k in em.MALLOC_TUNING} == em.MALLOC_TUNING
+    child = manager(repo, {"MALLOC_ARENA_MAX": "4"}).process_environment("demux")
+    assert child["MALLOC_ARENA_MAX"] == "4" and child["MALLOC_MMAP_MAX_"] == "0"
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the tuning is glibc malloc's")
+def test_the_malloc_tuning_stops_large_blocks_faulting_in_again() -> None:
+    """What the tuning is for: a large block freed and allocated again (as CTranslate2's
+    attention scores are, per batch) reuses mapped pages instead of faulting in new ones."""
+    program = ("import resource\n"
+               "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+               "for _ in range(20):\n"
+               "    block = bytearray(64 << 20)\n"
+               "    del block\n"
+               "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n")
+
+    def faults(extra: dict[str, str]) -> int:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+        return int(subprocess.run([sys.executable, "-c", program], env={**env, **extra}, capture_output=True,
+                                  text=True, check=True).stdout)
+
+    plain, tuned = faults({}), faults(em.MALLOC_TUNING)
+    pages = (64 << 20) // 4096
+    assert plain >= 15 * pages, plain  # each block a fresh mmap: every page faults, every time
+    assert tuned <= 3 * pages, (tuned, plain)  # the heap keeps the block's pages: they fault once
 
 
 def test_without_hardware_profile_falls_back_to_cpu(repo: Path) -> None:
