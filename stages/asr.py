@@ -142,7 +142,7 @@ def main(audio: Path, speech_json: Path, output: Path, job_dir: Path | None, bac
         run.audio_seconds = meta.duration
         if chunks:
             with model_integrity.loading(model_id, model_path):
-                decoder.load()
+                decoder.load(len(chunks))
         result = decoder.transcribe(audio, chunks)
         if result.language == "und" and len(spec.languages) == 1 and spec.languages[0] != "*":
             result.language = spec.languages[0]  # no speech to detect on; the model knows one language

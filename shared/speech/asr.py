@@ -92,8 +92,9 @@ class AsrBackend(abc.ABC):
         return asdict(self.opts)
 
     @abc.abstractmethod
-    def load(self) -> None:
-        """Load the model (a missing model fails here, before any audio is decoded)."""
+    def load(self, chunks: int = 1) -> None:
+        """Load the model (a missing model fails here, before any audio is decoded), for
+        decoding ``chunks`` chunks (a backend may size its workers by it)."""
 
     @abc.abstractmethod
     def transcribe(self, audio_path: Path, chunks: list[dict]) -> AsrResult:
@@ -193,19 +194,40 @@ class FasterWhisperBackend(AsrBackend):
     name = "whisperx"
     model_backend = "faster-whisper"
     GROUP_BATCHES = 4  # chunks held in memory at once: GROUP_BATCHES * batch_size
+    CPU_WORKERS = 2  # batches decoded at once on a CPU (see split)
+    workers = 1
+    worker_batch = 0  # chunks in one worker's batch (set by load)
 
     def effective_settings(self) -> dict[str, Any]:
         settings = asdict(self.opts)
         settings["device"] = "cpu" if self.opts.device not in ("cuda",) else "cuda"  # CTranslate2 has no MPS
         return settings
 
-    def load(self) -> None:
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+    def split(self, chunks: int) -> tuple[int, int, int]:
+        """(workers, threads each, chunks in each worker's batch) for decoding ``chunks`` chunks.
+
+        On a CPU, with THREADS and BATCH_SIZE of at least 2 and two chunks or more, CPU_WORKERS
+        batches decode at once, THREADS and BATCH_SIZE shared between them: as many chunks in
+        flight, and as much memory, as one batch of BATCH_SIZE (CTranslate2's workers share the
+        model's weights). Whisper's decoder steps are too small to keep two threads busy: two
+        one-thread batches of 2 decode 10 minutes of speech in about 0.75 of the time of one
+        two-thread batch of 4 (docs/benchmarks.md, "Two batches at once"). Elsewhere (CUDA, one
+        thread, one chunk: a short clip keeps both threads for its encoder pass) one batch of
+        BATCH_SIZE on every thread.
+        """
+        threads, size = self.opts.threads, self.opts.batch_size
+        if self.effective_settings()["device"] != "cpu" or min(threads, size, chunks) < 2:
+            return 1, threads, size
+        workers = min(self.CPU_WORKERS, threads, size)
+        return workers, threads // workers, size // workers
+
+    def load(self, chunks: int = 1) -> None:
+        from faster_whisper import WhisperModel
 
         device = self.effective_settings()["device"]
+        self.workers, threads, self.worker_batch = self.split(chunks)
         self.model = WhisperModel(str(self.model_path), device=device, compute_type=self.opts.compute_type,
-                                  cpu_threads=self.opts.threads, local_files_only=True)
-        self.pipeline = BatchedInferencePipeline(self.model)
+                                  cpu_threads=threads, num_workers=self.workers, local_files_only=True)
 
     def _language(self, first_audio: np.ndarray) -> tuple[str, float | None]:
         if self.opts.language:
@@ -254,13 +276,39 @@ class FasterWhisperBackend(AsrBackend):
         return [part for seg in made for part in (split_sentences(seg) if self.opts.word_timestamps else [seg])]
 
     def _decode(self, pieces: list[np.ndarray], spans: list[tuple[float, float]], language: str) -> list[list[dict]]:
-        """Segments (absolute times) of each piece of audio, which lies at ``spans`` in the file;
-        one batched call over a compact buffer of the pieces."""
+        """Segments (absolute times) of each piece of audio, which lies at ``spans`` in the file:
+        the workers' batches (see split), which decode at once."""
+        size = self.worker_batch or self.opts.batch_size
+        batches = [list(range(i, min(i + size, len(pieces)))) for i in range(0, len(pieces), size)]
+        shares = [[i for batch in batches[w :: self.workers] for i in batch] for w in range(self.workers)]
+        shares = [share for share in shares if share]
+        per_piece: list[list[dict]] = [[] for _ in pieces]
+
+        def decode(share: list[int]) -> None:
+            for i, found in zip(share, self._decode_share([pieces[i] for i in share], [spans[i] for i in share], language),
+                                strict=True):
+                per_piece[i] = found
+
+        if len(shares) == 1:
+            decode(shares[0])
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(shares)) as pool:
+                for done in [pool.submit(decode, share) for share in shares]:
+                    done.result()
+        return per_piece
+
+    def _decode_share(self, pieces: list[np.ndarray], spans: list[tuple[float, float]], language: str) -> list[list[dict]]:
+        """``_decode`` of one worker's pieces: one batched call over a compact buffer of them
+        (a pipeline of its own, so that no state passes between calls or workers)."""
+        from faster_whisper import BatchedInferencePipeline
+
         offsets = np.cumsum([0] + [len(p) for p in pieces[:-1]]) / audio_io.SAMPLE_RATE
         compact = np.concatenate(pieces)
         clips = [{"start": float(o), "end": float(o) + len(p) / audio_io.SAMPLE_RATE} for o, p in zip(offsets, pieces, strict=False)]
-        decoded, _ = self.pipeline.transcribe(
-            compact, clip_timestamps=clips, vad_filter=False, batch_size=self.opts.batch_size,
+        decoded, _ = BatchedInferencePipeline(self.model).transcribe(
+            compact, clip_timestamps=clips, vad_filter=False, batch_size=self.worker_batch or self.opts.batch_size,
             temperature=self.opts.temperatures[0], log_progress=False, **self._decode_options(language))
         per_piece: list[list[dict]] = [[] for _ in pieces]
         for seg in decoded:
@@ -338,7 +386,8 @@ class FasterWhisperBackend(AsrBackend):
                 meter.update(1)
         meter.close()
         return AsrResult(segments, language or "und", probability,
-                         {"chunks": len(chunks), "fallbacks": fallbacks, "tails": tails})
+                         {"chunks": len(chunks), "fallbacks": fallbacks, "tails": tails,
+                          "workers": self.workers, "worker_batch": self.worker_batch})
 
 
 def mlx_available() -> bool:
@@ -366,7 +415,7 @@ class MlxBackend(AsrBackend):
         settings["batch_size"] = 1
         return settings
 
-    def load(self) -> None:
+    def load(self, chunks: int = 1) -> None:
         try:
             import mlx_whisper
         except ImportError as exc:

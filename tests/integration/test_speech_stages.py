@@ -134,6 +134,28 @@ def test_every_word_is_timed_and_the_job_records_it(transcribed):
 
 
 @pytest.mark.slow
+def test_two_batches_at_once_decode_what_one_at_a_time_does(transcribed, tmp_path):
+    """With THREADS=2 the CPU decodes two one-thread batches at once (FasterWhisperBackend.split);
+    with THREADS=1 one batch: the same segments and words, times within 20 ms."""
+    job = transcribed["job"]
+    runs = {}
+    for name, threads in (("together", "2"), ("alone", "1")):
+        out = tmp_path / name
+        out.mkdir()
+        run_stage("asr", [str(job / "vocals.wav"), str(job / "speech.json"), "-o", str(out / "transcript.json"),
+                          "--job-dir", str(out)], stage_env(tmp_path / "cache", THREADS=threads, BATCH_SIZE="2"))
+        details = json.loads((out / "manifest.json").read_text())["stages"]["asr"]["details"]
+        runs[name] = (json.loads((out / "transcript.json").read_text())["segments"], details)
+    (together, at_once), (alone, one) = runs["together"], runs["alone"]
+    assert (at_once["chunks"], at_once["workers"], at_once["worker_batch"]) == (2, 2, 1)  # a batch of 1 each
+    assert (one["workers"], one["worker_batch"]) == (1, 2)
+    assert [s["text"] for s in alone] == [s["text"] for s in together] and together
+    pairs = [(a, b) for x, y in zip(alone, together, strict=True) for a, b in zip(x["words"], y["words"], strict=True)]
+    assert pairs and all(a["word"] == b["word"] and abs(a["start"] - b["start"]) <= 0.02 for a, b in pairs)
+
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["silence", "tones"])
 @pytest.mark.parametrize("vad", ["silero", "pyannote"])
 def test_silence_and_music_give_no_segments(tmp_path, kind, vad):

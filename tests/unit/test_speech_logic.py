@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -117,6 +118,20 @@ def test_backend_selection() -> None:
     assert asr.ASR_BACKENDS["mlx"] is asr.MlxBackend and asr.ASR_BACKENDS["whisperx"] is asr.FasterWhisperBackend
     assert asr.parse_temperatures("0, 0.2,0.4") == (0.0, 0.2, 0.4)
     assert asr.glossary_prompt(["Ravi", "Chennai"]) == ("Glossary: Ravi, Chennai.", "Ravi, Chennai")
+
+
+def test_the_cpu_decodes_two_batches_at_once_sharing_threads_and_batch_size() -> None:
+    def split(chunks: int, **opts) -> tuple[int, int, int]:
+        return asr.FasterWhisperBackend(Path("/m"), "m", asr.AsrOptions(**opts)).split(chunks)
+
+    assert split(21, threads=2, batch_size=4) == (2, 1, 2)  # as many chunks in flight as one batch of 4
+    assert split(21, threads=8, batch_size=16) == (2, 4, 8)
+    assert split(3, threads=3, batch_size=5) == (2, 1, 2)
+    assert split(1, threads=2, batch_size=4) == (1, 2, 4)  # one chunk: its encoder pass keeps both threads
+    assert split(21, threads=1, batch_size=4) == (1, 1, 4)
+    assert split(21, threads=0, batch_size=4) == (1, 0, 4)  # 0: CTranslate2's own thread count, one worker
+    assert split(21, threads=2, batch_size=1) == (1, 2, 1)
+    assert split(21, threads=8, batch_size=16, device="cuda") == (1, 8, 16)  # a GPU runs one batch at a time
 
 
 @pytest.mark.ml
