@@ -222,6 +222,9 @@ class FasterWhisperBackend(AsrBackend):
         return workers, threads // workers, size // workers
 
     def load(self, chunks: int = 1) -> None:
+        from shared.speech.lazy import defer
+
+        defer("av")  # faster_whisper's file decoding: we pass it samples
         from faster_whisper import WhisperModel
 
         device = self.effective_settings()["device"]

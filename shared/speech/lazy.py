@@ -6,6 +6,7 @@ shared/speech/__init__.py promises."""
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -30,3 +31,28 @@ class LazyModule(ModuleType):
 
 
 numpy: Any = LazyModule("numpy")
+
+
+class _Deferred(ModuleType):
+    """The stand-in of :func:`defer`: the first attribute looked up imports the real module in
+    its place and is read from it, as is every later one."""
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr not in ("__path__", "__spec__", "__file__", "__version__", "__loader__"):
+            raise AttributeError(attr)
+        real = self.__dict__.get("_real")
+        if real is None:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = importlib.import_module(self.__name__)
+            self.__dict__["_real"] = real
+        return getattr(real, attr)
+
+
+def defer(name: str) -> None:
+    """Import module ``name`` when something first uses it, even where a library imports it at
+    its top: until then, a stand-in answers the import. For a dependency of a dependency that
+    we never call: faster_whisper imports PyAV (av, 70 ms) for decoding files, and we hand it
+    samples. Nothing changes when ``name`` is imported already."""
+    if name not in sys.modules:
+        sys.modules[name] = _Deferred(name)

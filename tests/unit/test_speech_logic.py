@@ -25,6 +25,42 @@ def test_the_logic_imports_without_numpy() -> None:
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True).returncode == 0
 
 
+def test_a_deferred_module_is_imported_where_first_used_even_after_a_top_level_import() -> None:
+    code = """if True:
+        import sys
+        from shared.speech.lazy import defer
+        defer("colorsys")
+        import colorsys                     # what a library's top level does
+        assert type(sys.modules["colorsys"]).__name__ == "_Deferred"
+        assert colorsys.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+        assert type(sys.modules["colorsys"]).__name__ == "module"  # the real one took its place
+        import colorsys as again
+        assert again.hls_to_rgb is sys.modules["colorsys"].hls_to_rgb
+        import json; defer("json"); assert sys.modules["json"] is json  # imported already: untouched
+        defer("xml"); import xml.dom        # a package: its submodules import through the stand-in
+        assert xml.dom.Node
+    """
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.ml
+@needs_ml
+def test_the_asr_backend_loads_without_importing_pyav() -> None:
+    found = in_ml("""
+        import sys
+        from pathlib import Path
+        from shared import models
+        from shared.speech import asr
+        root = Path(".").resolve()
+        path = models.resolve("tiny.en-bundled", root / "no-cache", root)
+        backend = asr.FasterWhisperBackend(Path(path), "tiny.en-bundled", asr.AsrOptions(language="en", threads=1))
+        backend.load(1)
+        result = {"av": type(sys.modules.get("av")).__name__, "fw": "faster_whisper" in sys.modules}
+    """)
+    assert found == {"av": "_Deferred", "fw": True}
+
+
 def test_lazy_module_imports_on_first_use_and_then_is_the_module() -> None:
     from shared.speech.lazy import LazyModule
 
