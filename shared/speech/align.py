@@ -220,6 +220,9 @@ class WhisperAligner:
         self.threads = threads
 
     def load(self) -> None:
+        from shared.speech.lazy import defer
+
+        defer("av")  # faster_whisper's file decoding: we pass it samples
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 

@@ -162,6 +162,10 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
     env = pr.clean_env(tmp_path_factory.mktemp("unused-cache"))
     for name in ("ASR_MODEL", "MODEL_CACHE_DIR"):
         env.pop(name)
+    # Every job the nodes run waits 3 s in asr, its output written and not yet committed: a
+    # 6 s clip otherwise finishes in under 4 s, and the tests that kill a node or press Ctrl-C
+    # mid-batch would race the jobs they mean to stop (the nodes' environment reaches the stages).
+    env["PIPELINE_TEST_PAUSE"] = "asr:3"
     nodes = ray_nodes.RayCluster(env, cpus=1).start()
     try:
         yield nodes
