@@ -207,7 +207,8 @@ class FasterWhisperBackend(AsrBackend):
         """(workers, threads each, chunks in each worker's batch) for decoding ``chunks`` chunks.
 
         On a CPU, with THREADS and BATCH_SIZE of at least 2 and two chunks or more, CPU_WORKERS
-        batches decode at once, THREADS and BATCH_SIZE shared between them: as many chunks in
+        batches decode at once, THREADS and BATCH_SIZE shared between them (smaller batches
+        when there are too few chunks to give each worker one): as many chunks in
         flight, and as much memory, as one batch of BATCH_SIZE (CTranslate2's workers share the
         model's weights). Whisper's decoder steps are too small to keep two threads busy: two
         one-thread batches of 2 decode 10 minutes of speech in about 0.75 of the time of one
@@ -219,7 +220,7 @@ class FasterWhisperBackend(AsrBackend):
         if self.effective_settings()["device"] != "cpu" or min(threads, size, chunks) < 2:
             return 1, threads, size
         workers = min(self.CPU_WORKERS, threads, size)
-        return workers, threads // workers, size // workers
+        return workers, threads // workers, min(size // workers, -(-chunks // workers))  # every worker gets a batch
 
     def load(self, chunks: int = 1) -> None:
         from shared.speech.lazy import defer

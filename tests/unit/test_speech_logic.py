@@ -164,6 +164,7 @@ def test_the_cpu_decodes_two_batches_at_once_sharing_threads_and_batch_size() ->
     assert split(21, threads=8, batch_size=16) == (2, 4, 8)
     assert split(3, threads=3, batch_size=5) == (2, 1, 2)
     assert split(1, threads=2, batch_size=4) == (1, 2, 4)  # one chunk: its encoder pass keeps both threads
+    assert split(2, threads=2, batch_size=4) == (2, 1, 1)  # two chunks: one each
     assert split(21, threads=1, batch_size=4) == (1, 1, 4)
     assert split(21, threads=0, batch_size=4) == (1, 0, 4)  # 0: CTranslate2's own thread count, one worker
     assert split(21, threads=2, batch_size=1) == (1, 2, 1)
