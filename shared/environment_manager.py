@@ -298,7 +298,7 @@ class Manager:
 # batch 4) and frees them again, and by default each such block is a fresh mmap whose every
 # page faults when first touched: the asr stage on 10 minutes of speech took 1.85 million page
 # faults and 6 to 8 s of system time, against 0.14 million and 2.4 s with these
-# (docs/benchmarks.md, "Page faults"). Freed memory stays with the process, which ends with
+# (docs/benchmarks.md, "The asr stage on a CPU"). Freed memory stays with the process, which ends with
 # its stage; peak RSS is unchanged. Other C libraries (macOS, Windows) ignore the names.
 MALLOC_TUNING = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "4294967295"}
 

@@ -195,8 +195,8 @@ class FasterWhisperBackend(AsrBackend):
     model_backend = "faster-whisper"
     GROUP_BATCHES = 4  # chunks held in memory at once: GROUP_BATCHES * batch_size
     CPU_WORKERS = 2  # batches decoded at once on a CPU (see split)
-    workers = 1
-    worker_batch = 0  # chunks in one worker's batch (set by load)
+    workers = 1  # these two are set by load (see split)
+    worker_batch = 1
 
     def effective_settings(self) -> dict[str, Any]:
         settings = asdict(self.opts)
@@ -211,8 +211,8 @@ class FasterWhisperBackend(AsrBackend):
         when there are too few chunks to give each worker one): as many chunks in
         flight, and as much memory, as one batch of BATCH_SIZE (CTranslate2's workers share the
         model's weights). Whisper's decoder steps are too small to keep two threads busy: two
-        one-thread batches of 2 decode 10 minutes of speech in about 0.75 of the time of one
-        two-thread batch of 4 (docs/benchmarks.md, "Two batches at once"). Elsewhere (CUDA, one
+        one-thread batches of 2 decode 10 minutes of speech in about 0.7 of the time of one
+        two-thread batch of 4 (docs/benchmarks.md, "The asr stage on a CPU"). Elsewhere (CUDA, one
         thread, one chunk: a short clip keeps both threads for its encoder pass) one batch of
         BATCH_SIZE on every thread.
         """
@@ -282,7 +282,7 @@ class FasterWhisperBackend(AsrBackend):
     def _decode(self, pieces: list[np.ndarray], spans: list[tuple[float, float]], language: str) -> list[list[dict]]:
         """Segments (absolute times) of each piece of audio, which lies at ``spans`` in the file:
         the workers' batches (see split), which decode at once."""
-        size = self.worker_batch or self.opts.batch_size
+        size = self.worker_batch
         batches = [list(range(i, min(i + size, len(pieces)))) for i in range(0, len(pieces), size)]
         shares = [[i for batch in batches[w :: self.workers] for i in batch] for w in range(self.workers)]
         shares = [share for share in shares if share]
@@ -312,7 +312,7 @@ class FasterWhisperBackend(AsrBackend):
         compact = np.concatenate(pieces)
         clips = [{"start": float(o), "end": float(o) + len(p) / audio_io.SAMPLE_RATE} for o, p in zip(offsets, pieces, strict=False)]
         decoded, _ = BatchedInferencePipeline(self.model).transcribe(
-            compact, clip_timestamps=clips, vad_filter=False, batch_size=self.worker_batch or self.opts.batch_size,
+            compact, clip_timestamps=clips, vad_filter=False, batch_size=self.worker_batch,
             temperature=self.opts.temperatures[0], log_progress=False, **self._decode_options(language))
         per_piece: list[list[dict]] = [[] for _ in pieces]
         for seg in decoded:

@@ -31,7 +31,7 @@ def test_a_deferred_module_is_imported_where_first_used_even_after_a_top_level_i
         from shared.speech.lazy import defer
         defer("colorsys")
         import colorsys                     # what a library's top level does
-        assert type(sys.modules["colorsys"]).__name__ == "_Deferred"
+        assert type(sys.modules["colorsys"]).__name__ == "LazyModule"
         assert colorsys.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
         assert type(sys.modules["colorsys"]).__name__ == "module"  # the real one took its place
         import colorsys as again
@@ -58,7 +58,7 @@ def test_the_asr_backend_loads_without_importing_pyav() -> None:
         backend.load(1)
         result = {"av": type(sys.modules.get("av")).__name__, "fw": "faster_whisper" in sys.modules}
     """)
-    assert found == {"av": "_Deferred", "fw": True}
+    assert found == {"av": "LazyModule", "fw": True}
 
 
 def test_lazy_module_imports_on_first_use_and_then_is_the_module() -> None:
@@ -169,6 +169,27 @@ def test_the_cpu_decodes_two_batches_at_once_sharing_threads_and_batch_size() ->
     assert split(21, threads=0, batch_size=4) == (1, 0, 4)  # 0: CTranslate2's own thread count, one worker
     assert split(21, threads=2, batch_size=1) == (1, 2, 1)
     assert split(21, threads=8, batch_size=16, device="cuda") == (1, 8, 16)  # a GPU runs one batch at a time
+
+
+def test_the_workers_batches_decode_at_the_same_time_and_come_back_in_order() -> None:
+    """_decode hands each worker its batches (round robin) and runs the workers at once: each
+    share waits at a barrier for the other, which a one-after-the-other loop never reaches."""
+    import threading
+
+    backend = asr.FasterWhisperBackend(Path("/m"), "m", asr.AsrOptions(threads=2, batch_size=4))
+    backend.workers, backend.worker_batch = 2, 2
+    both = threading.Barrier(2, timeout=10)
+    shares = []
+
+    def decode_share(pieces, spans, language):
+        shares.append(list(pieces))
+        both.wait()  # BrokenBarrierError after 10 s when the shares run one after the other
+        return [[{"text": f"piece {p}"}] for p in pieces]
+
+    backend._decode_share = decode_share
+    out = backend._decode(list(range(7)), [(float(i), i + 1.0) for i in range(7)], "en")
+    assert sorted(shares) == [[0, 1, 4, 5], [2, 3, 6]]  # batches of 2: 0-1 and 4-5 to one worker, 2-3 and 6 to the other
+    assert out == [[{"text": f"piece {i}"}] for i in range(7)]
 
 
 @pytest.mark.ml
